@@ -1,0 +1,3 @@
+"""mlmicro."""
+from importlib.metadata import version as _v
+__version__ = _v("mlmicro")
