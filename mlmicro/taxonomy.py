@@ -284,8 +284,9 @@ def rank_mapping(lineages: Sequence[str], rank: str | None) -> list[str | None]:
     -------
     list of str or None
         For each column, its target taxon, or ``None`` when the column must be
-        left out so that nothing is counted twice (the inner rows of a
-        hierarchical MetaPhlAn table).
+        left out: the inner rows of a hierarchical MetaPhlAn table (so that
+        nothing is counted twice) and, when ``rank`` is given, features that
+        carry no lineage (unassigned reads).
 
     Notes
     -----
@@ -303,13 +304,22 @@ def rank_mapping(lineages: Sequence[str], rank: str | None) -> list[str | None]:
         return [None if n in inner else n for n in names]
     rank = normalize_rank(rank)
     target = RANKS.index(rank) + 1
+    with_lineage = [is_lineage(n) for n in names]
+    if names and not any(with_lineage):
+        raise TaxonomyError(
+            f"The table's features (e.g. {names[0]!r}) carry no lineage, so they cannot be "
+            f"collapsed to rank {rank!r}; give a taxonomy for the table or leave out the rank."
+        )
     if not is_hierarchical(names):
-        return [truncate_lineage(n, rank) for n in names]
+        # features with no lineage (unassigned reads) cannot be placed at a rank: left out
+        return [truncate_lineage(n, rank) if ok else None for n, ok in zip(names, with_lineage)]
     inner = _ancestors_with_children(names)
     out: list[str | None] = []
     for name in names:
         depth = depth_of(name)
-        if depth == target or (depth < target and name not in inner):
+        if depth == 0:
+            out.append(None)
+        elif depth == target or (depth < target and name not in inner):
             out.append(truncate_lineage(name, rank))
         else:
             out.append(None)
