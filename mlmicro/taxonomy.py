@@ -35,6 +35,7 @@ __all__ = [
     "RANK_PREFIXES",
     "normalize_rank",
     "canonical_lineage",
+    "canonicalize_columns",
     "split_lineage",
     "is_lineage",
     "rank_of",
@@ -183,6 +184,31 @@ def canonical_lineage(text: str) -> str:
             name = f"{genus}_{name}"
         out.append(f"{prefix}__{name}")
     return "|".join(out)
+
+
+def canonicalize_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """Return ``table`` with canonical lineage columns, summing columns that become one.
+
+    Tables read by :func:`mlmicro.read_table` are canonical already; this is
+    for frames built by hand in a notebook (``;``-separated lineages, spaces).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"k__B; g__A": [1.0], "k__B|g__A": [2.0]})
+    >>> canonicalize_columns(t)
+       k__B|g__A
+    0        3.0
+    """
+    names = [canonical_lineage(str(c)) for c in table.columns]
+    if names == [str(c) for c in table.columns] and len(set(names)) == len(names):
+        return table
+    if len(set(names)) == len(names):
+        out = table.copy()
+        out.columns = pd.Index(names, dtype=object)
+        return out
+    summed = table.T.groupby(pd.Index(names, dtype=object), sort=False).sum().T
+    summed.index = table.index
+    return summed
 
 
 def _looks_binomial(species: str, genus: str) -> bool:

@@ -1,0 +1,111 @@
+"""Classification metrics over out-of-fold predictions, with spread across repeats."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.metrics import (
+    average_precision_score,
+    balanced_accuracy_score,
+    matthews_corrcoef,
+    roc_auc_score,
+)
+
+__all__ = ["METRICS", "score", "summarize"]
+
+#: Metric names in report order.
+METRICS: tuple[str, ...] = ("roc_auc", "average_precision", "balanced_accuracy", "mcc", "brier")
+
+
+def score(
+    y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str], positive_class: str | None
+) -> dict[str, float]:
+    """Score class probabilities.
+
+    Parameters
+    ----------
+    y_true : sequence of str
+        True class labels.
+    proba : ndarray of shape (n_samples, n_classes)
+        Predicted probabilities, columns in ``classes`` order.
+    classes : sequence of str
+        Class labels.
+    positive_class : str or None
+        For binary tasks, the class AUROC and AUPRC are computed for. For
+        multiclass tasks (``None``), AUROC is the macro one-vs-rest mean and
+        AUPRC the macro mean of per-class average precision.
+
+    Returns
+    -------
+    dict
+        ``roc_auc``, ``average_precision`` (AUPRC), ``balanced_accuracy``,
+        ``mcc`` and ``brier`` (mean squared error of the probability vector;
+        for binary tasks the usual Brier score of the positive class).
+
+    Examples
+    --------
+    >>> p = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]])
+    >>> score(["a", "b", "b"], p, ["a", "b"], "b")["roc_auc"]
+    1.0
+    """
+    y = np.asarray(y_true, dtype=object)
+    classes = list(classes)
+    onehot = (y[:, None] == np.asarray(classes, dtype=object)[None, :]).astype(float)
+    predicted = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
+    out: dict[str, float] = {}
+    present = onehot.sum(0) > 0
+    if positive_class is not None and len(classes) == 2:
+        k = classes.index(positive_class)
+        if present.all():
+            out["roc_auc"] = float(roc_auc_score(onehot[:, k], proba[:, k]))
+            out["average_precision"] = float(average_precision_score(onehot[:, k], proba[:, k]))
+        else:
+            out["roc_auc"] = out["average_precision"] = float("nan")
+        out["brier"] = float(np.mean((proba[:, k] - onehot[:, k]) ** 2))
+    else:
+        cols = np.flatnonzero(present)
+        if len(cols) >= 2:
+            aucs = [roc_auc_score(onehot[:, k], proba[:, k]) for k in cols]
+            aps = [average_precision_score(onehot[:, k], proba[:, k]) for k in cols]
+            out["roc_auc"] = float(np.mean(aucs))
+            out["average_precision"] = float(np.mean(aps))
+        else:
+            out["roc_auc"] = out["average_precision"] = float("nan")
+        out["brier"] = float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))
+    out["balanced_accuracy"] = float(balanced_accuracy_score(y, predicted)) if len(set(y)) > 1 else float("nan")
+    out["mcc"] = float(matthews_corrcoef(y, predicted)) if len(set(y)) > 1 else float("nan")
+    return {name: out[name] for name in METRICS}
+
+
+def summarize(per_repeat: pd.DataFrame) -> dict[str, dict[str, object]]:
+    """Mean, standard deviation and 95% CI of each metric across repeats.
+
+    The interval is the t-interval of the mean over repeats (Student's t with
+    R - 1 degrees of freedom); with one repeat it has no width and is reported
+    as ``[mean, mean]``.
+
+    Parameters
+    ----------
+    per_repeat : pandas.DataFrame
+        One row per repeat, one column per metric.
+
+    Returns
+    -------
+    dict
+        ``{metric: {"mean": m, "std": s, "ci95": [lo, hi], "n": R}}``.
+    """
+    summary: dict[str, dict[str, object]] = {}
+    for name in per_repeat.columns:
+        values = per_repeat[name].dropna().to_numpy(dtype=float)
+        n = len(values)
+        if n == 0:
+            summary[name] = {"mean": None, "std": None, "ci95": [None, None], "n": 0}
+            continue
+        mean = float(values.mean())
+        std = float(values.std(ddof=1)) if n > 1 else 0.0
+        half = float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n)) if n > 1 else 0.0
+        summary[name] = {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n}
+    return summary
