@@ -1,0 +1,102 @@
+"""Whole-table transformation: the preprocessing steps, assembled once.
+
+:func:`preprocessing_steps` lists the steps every model pipeline starts with,
+and :func:`transform_table` applies them to one table (``mlmicro transform``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from mlmicro.exceptions import TransformError
+from mlmicro.transforms.composition import ALR, CLR, ILR, Closure
+from mlmicro.transforms.filters import PrevalenceFilter
+from mlmicro.transforms.rank import RankCollapser
+from mlmicro.transforms.zeros import LogTransform, ZeroReplacement
+
+__all__ = ["METHODS", "preprocessing_steps", "transform_table"]
+
+Method = Literal["relative", "log", "clr", "alr", "ilr"]
+#: Transform names accepted by :func:`transform_table` and model configs.
+METHODS: tuple[str, ...] = ("relative", "log", "clr", "alr", "ilr")
+_LOG_RATIOS = {"clr": CLR, "alr": ALR, "ilr": ILR}
+
+
+def preprocessing_steps(
+    method: Method = "relative",
+    *,
+    rank: str | None = None,
+    zeros: Literal["pseudocount", "multiplicative"] = "pseudocount",
+    min_prevalence: float = 0.0,
+    min_abundance: float = 0.0,
+) -> list[tuple[str, object]]:
+    """Return the ``(name, transformer)`` steps from raw table to features.
+
+    ``rank`` (collapse and align) -> ``closure`` -> ``filter`` -> ``zeros``
+    (log-ratio methods) -> ``transform`` (all methods but ``relative``).
+    """
+    if method not in METHODS:
+        raise TransformError(f"Unknown method {method!r}; use one of: {', '.join(METHODS)}.")
+    steps: list[tuple[str, object]] = [
+        ("rank", RankCollapser(rank=rank)),
+        ("closure", Closure()),
+        ("filter", PrevalenceFilter(min_prevalence=min_prevalence, min_abundance=min_abundance)),
+    ]
+    if method in _LOG_RATIOS:
+        steps.append(("zeros", ZeroReplacement(method=zeros)))
+        steps.append(("transform", _LOG_RATIOS[method]()))
+    elif method == "log":
+        steps.append(("transform", LogTransform()))
+    return steps
+
+
+def transform_table(
+    table: pd.DataFrame,
+    method: Method = "clr",
+    *,
+    rank: str | None = None,
+    zeros: Literal["pseudocount", "multiplicative"] = "multiplicative",
+    min_prevalence: float = 0.0,
+    min_abundance: float = 0.0,
+) -> pd.DataFrame:
+    """Collapse, filter and transform a taxa table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Samples x taxa (canonical lineage columns), non-negative.
+    method : {"relative", "log", "clr", "alr", "ilr"}
+        The transform.
+    rank : str, optional
+        Collapse to this rank first (no double counting of MetaPhlAn rows).
+    zeros : {"pseudocount", "multiplicative"}
+        Zero replacement before ``log``-ratio methods.
+    min_prevalence, min_abundance : float
+        Keep taxa present in at least this share of samples, and with at least
+        this mean relative abundance.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Samples x features. Every step is fitted on this table; to apply
+        frozen steps to new data, use the model pipeline instead.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"k__B|g__A": [1.0, 3.0], "k__B|g__C": [1.0, 1.0]}, index=["s1", "s2"])
+    >>> transform_table(t, "clr").round(3)
+        k__B|g__A  k__B|g__C
+    s1      0.000      0.000
+    s2      0.549     -0.549
+    """
+    pipeline = Pipeline(
+        preprocessing_steps(
+            method, rank=rank, zeros=zeros, min_prevalence=min_prevalence, min_abundance=min_abundance
+        )
+    )
+    values = pipeline.fit_transform(table)
+    names = [str(n) for n in pipeline.get_feature_names_out()]
+    return pd.DataFrame(values, index=table.index.copy(), columns=pd.Index(names, dtype=object))
