@@ -1,0 +1,31 @@
+"""Read taxa tables and sample metadata; write tables.
+
+Every reader returns samples as rows (index ``sample_id``, str) and features
+as columns named by canonical lineage (:func:`mlmicro.taxonomy.canonical_lineage`)
+or by raw feature ID when no lineage is known, with float64 values.
+
+Formats (:data:`FORMATS`): ``tsv``, ``csv``, ``metaphlan``, ``metaml``,
+``qiime-classic``, ``biom`` (1.0 JSON, 2.1 HDF5), ``qza`` and ``parquet``;
+``format="auto"`` recognises them from the content. gzip and bz2 files are
+decompressed transparently. Input files are never modified.
+"""
+
+from mlmicro.io._atomic import atomic_write
+from mlmicro.io.feature_taxonomy import read_feature_taxonomy
+from mlmicro.io.metadata import UnmatchedSamplesWarning, join_metadata, read_metadata
+from mlmicro.io.metaml import read_metaml
+from mlmicro.io.tables import FORMATS, detect_format, read_table
+from mlmicro.io.writers import write_table
+
+__all__ = [
+    "FORMATS",
+    "UnmatchedSamplesWarning",
+    "atomic_write",
+    "detect_format",
+    "join_metadata",
+    "read_feature_taxonomy",
+    "read_metadata",
+    "read_metaml",
+    "read_table",
+    "write_table",
+]

@@ -1,0 +1,134 @@
+"""``read_table``: one entry point for every taxa-table format.
+
+Formats live in :data:`FORMATS`, a registry from name to reader; ``"auto"``
+sniffs the name from the file's content (see :mod:`mlmicro.io._sniff`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pandas as pd
+
+from mlmicro.exceptions import UnknownFormatError
+from mlmicro.io._orientation import Orientation, check_orientation
+from mlmicro.io._sniff import sniff_format
+from mlmicro.io._source import Source, open_source
+from mlmicro.io._table import RawTable, finish_table
+from mlmicro.io.biom import read_biom
+from mlmicro.io.delimited import read_csv, read_tsv
+from mlmicro.io.feature_taxonomy import TaxonomyLike, resolve_taxonomy
+from mlmicro.io.metaml import read_metaml_table
+from mlmicro.io.metaphlan import read_metaphlan
+from mlmicro.io.parquet import read_parquet
+from mlmicro.io.qiime2 import read_qza
+from mlmicro.io.qiime_classic import read_qiime_classic
+
+__all__ = ["FORMATS", "Reader", "read_table", "detect_format"]
+
+#: A reader: a checked file and an orientation in, a raw table out.
+Reader = Callable[..., RawTable]
+
+#: Table formats by name (the ``format=`` / ``--format`` values).
+FORMATS: dict[str, Reader] = {
+    "tsv": read_tsv,
+    "csv": read_csv,
+    "metaphlan": read_metaphlan,
+    "metaml": read_metaml_table,
+    "qiime-classic": read_qiime_classic,
+    "biom": read_biom,
+    "qza": read_qza,
+    "parquet": read_parquet,
+}
+
+
+def _supported() -> str:
+    return ", ".join(FORMATS)
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """Return the format name (a key of :data:`FORMATS`) of a table file from its content.
+
+    Raises
+    ------
+    InputFileError
+        If the file is missing or empty.
+    UnknownFormatError
+        If the content matches no known format.
+    """
+    return _detect(open_source(path))
+
+
+def _detect(source: Source) -> str:
+    name = sniff_format(source)
+    if name is None:
+        raise UnknownFormatError(
+            f"Cannot tell the format of {source.name} from its content; pass it with "
+            f"--format (format=...), one of: {_supported()}."
+        )
+    return name
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    format: str = "auto",  # noqa: A002 - the public name
+    *,
+    orientation: Orientation = "auto",
+    taxonomy: TaxonomyLike | None = None,
+) -> pd.DataFrame:
+    """Read a taxa table as samples x features.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The table file; gzip / bz2 compression is handled transparently.
+    format : str
+        One of :data:`FORMATS` (``"tsv"``, ``"csv"``, ``"metaphlan"``,
+        ``"metaml"``, ``"qiime-classic"``, ``"biom"``, ``"qza"``,
+        ``"parquet"``) or ``"auto"`` to recognise it from the content.
+    orientation : {"auto", "taxa-rows", "samples-rows"}
+        For ``tsv`` / ``csv``: which axis holds the taxa. ``"auto"`` picks
+        the axis whose labels look like lineages (taxa as rows when unclear).
+        Other formats fix their own orientation and ignore it.
+    taxonomy : str, path-like or mapping, optional
+        Lineages for feature IDs: a taxonomy ``.qza``, a TSV
+        (``Feature ID<TAB>Taxon``) or a ``{feature_id: lineage}`` mapping.
+        It overrides lineages stored in the table; features it does not list
+        keep their own lineage or ID.
+
+    Returns
+    -------
+    pandas.DataFrame
+        float64 values; index ``sample_id`` (str); columns canonical lineages
+        (:func:`mlmicro.taxonomy.canonical_lineage`) or raw feature IDs when
+        no lineage is known. Features whose lineages become identical are
+        summed. Hierarchical tables (MetaPhlAn) keep every rank.
+
+    Raises
+    ------
+    InputFileError
+        If the file is missing, empty, truncated or corrupt.
+    UnknownFormatError
+        If ``format`` is unknown or cannot be recognised.
+    InvalidTableError
+        On non-numeric, negative, missing or infinite values, duplicate
+        samples or taxa, or samples with no abundance.
+    TaxonomyError
+        If ``taxonomy`` lists none of the table's features.
+
+    Examples
+    --------
+    >>> table = read_table("feature-table.qza", taxonomy="taxonomy.qza")  # doctest: +SKIP
+    >>> table.index.name
+    'sample_id'
+    """
+    check_orientation(orientation)
+    if format != "auto" and format not in FORMATS:
+        raise UnknownFormatError(
+            f"Unknown table format {format!r}; use one of: auto, {_supported()}."
+        )
+    source = open_source(path)
+    name = _detect(source) if format == "auto" else format
+    raw = FORMATS[name](source, orientation=orientation)
+    return finish_table(raw, resolve_taxonomy(taxonomy))
