@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from mlmicro.exceptions import ConfigError
+from mlmicro.exceptions import ConfigError, TaxonomyError
 from mlmicro.taxonomy import normalize_rank
 
 __all__ = [
@@ -134,7 +134,10 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.rank is not None:
-            object.__setattr__(self, "rank", normalize_rank(self.rank))
+            try:
+                object.__setattr__(self, "rank", normalize_rank(self.rank))
+            except TaxonomyError as exc:
+                raise ConfigError(str(exc)) from None
         _check_choice("model", self.model, MODEL_NAMES)
         _check_choice("preprocessing.transform", self.preprocessing.transform, TRANSFORM_NAMES)
         _check_choice("preprocessing.zeros", self.preprocessing.zeros, ZEROS_NAMES)
