@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -24,7 +23,9 @@ from mlmicro.io._source import Source, decode_text
 __all__ = [
     "LabelledMatrix",
     "read_labelled_matrix",
-    "read_text_column",
+    "first_cells",
+    "first_row_too_wide",
+    "ragged_message",
     "split_line",
     "iter_lines",
     "find_header",
@@ -46,11 +47,15 @@ class LabelledMatrix:
         The header cell of each value column.
     values : numpy.ndarray
         float64 array of shape ``(len(row_labels), len(column_labels))``.
+    text_columns : dict of int to list of str
+        The other columns (neither labels nor values), as stripped text,
+        keyed by position in the header.
     """
 
     row_labels: list[str]
     column_labels: list[str]
     values: np.ndarray
+    text_columns: dict[int, list[str]]
 
 
 def split_line(line: str, sep: str) -> list[str]:
@@ -133,12 +138,14 @@ def read_labelled_matrix(
     """
     width = len(header)
     columns = list(range(1, width)) if value_columns is None else list(value_columns)
-    usecols = [0, *columns]
+    _check_first_row_width(source, sep, skiprows, width)
+    dtypes: dict[int, type] = {j: object for j in range(width)}
+    dtypes.update({j: np.float64 for j in columns})
     kwargs = {
         "sep": sep,
         "header": None,
         "names": list(range(width)),
-        "usecols": usecols,
+        "index_col": False,
         "skiprows": skiprows,
         "nrows": nrows,
         "na_filter": False,
@@ -147,49 +154,79 @@ def read_labelled_matrix(
     }
     data = source.read_bytes()
     try:
-        frame = pd.read_csv(
-            io.BytesIO(data), dtype=defaultdict(lambda: np.float64, {0: object}), **kwargs
-        )
+        frame = pd.read_csv(io.BytesIO(data), dtype=dtypes, **kwargs)
     except (ValueError, TypeError) as err:
         if isinstance(err, pd.errors.ParserError):
             raise _ragged_error(source, err, width) from None
         text = pd.read_csv(io.BytesIO(data), dtype=object, **kwargs)
         raise _first_bad_cell(source, text, header, columns, rows_are) from None
-    labels = [str(label).strip() for label in frame[0].tolist()]
-    values = frame[columns].to_numpy(dtype=np.float64)
+    value_set = set(columns)
     return LabelledMatrix(
-        row_labels=labels,
+        row_labels=[str(label).strip() for label in frame[0].tolist()],
         column_labels=[header[j].strip() for j in columns],
-        values=values,
+        values=frame[columns].to_numpy(dtype=np.float64),
+        text_columns={
+            j: [str(cell).strip() for cell in frame[j].tolist()]
+            for j in range(1, width)
+            if j not in value_set
+        },
     )
 
 
-def read_text_column(
-    source: Source, *, sep: str, header: Sequence[str], skiprows: int, column: int
-) -> list[str]:
-    """Read one column of a delimited block as text (missing cells become ``""``)."""
-    try:
-        frame = pd.read_csv(
-            io.BytesIO(source.read_bytes()),
-            sep=sep,
-            header=None,
-            names=list(range(len(header))),
-            usecols=[column],
-            skiprows=skiprows,
-            dtype=object,
-            na_filter=False,
-            encoding_errors="replace",
+def first_cells(source: Source, *, sep: str, skiprows: int, limit: int = 500) -> list[str]:
+    """Return the first cell of up to ``limit`` non-blank lines after ``skiprows``."""
+    cells: list[str] = []
+    for number, line in iter_lines(source):
+        if number < skiprows or not line.strip():
+            continue
+        cells.append(split_line(line, sep)[0].strip())
+        if len(cells) >= limit:
+            break
+    return cells
+
+
+def first_row_too_wide(source: Source, sep: str, skiprows: int, width: int) -> str | None:
+    """Return an error sentence if the first data row has more fields than the header.
+
+    pandas would silently turn such extra leading fields into an index.
+    """
+    for number, line in iter_lines(source):
+        if number < skiprows or not line.strip():
+            continue
+        fields = len(split_line(line, sep))
+        return _ragged_message(source, number + 1, fields, width) if fields > width else None
+    return None
+
+
+def _check_first_row_width(source: Source, sep: str, skiprows: int, width: int) -> None:
+    message = first_row_too_wide(source, sep, skiprows, width)
+    if message is not None:
+        raise InvalidTableError(message)
+
+
+def _ragged_message(source: Source, line: int | str, fields: int | str, width: int) -> str:
+    return (
+        f"Line {line} of {source.name} has {fields} fields but its header has {width}; "
+        "make every row have one value per column (check the delimiter and quotes)."
+    )
+
+
+_PANDAS_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def ragged_message(source: Source, err: Exception, width: int) -> str:
+    """Return the error sentence for a pandas "Expected N fields" parser error."""
+    match = _PANDAS_RAGGED.search(str(err))
+    if match is None:
+        return (
+            f"{source.name} has rows of different lengths ({err}); make every row have one "
+            "value per column (check the delimiter and quotes)."
         )
-    except pd.errors.ParserError as err:
-        raise _ragged_error(source, err, len(header)) from None
-    return [str(cell).strip() for cell in frame[column].tolist()]
+    return _ragged_message(source, match.group(2), match.group(3), width)
 
 
 def _ragged_error(source: Source, err: Exception, width: int) -> InvalidTableError:
-    return InvalidTableError(
-        f"A row of {source.name} has more fields than its header's {width} ({err}); "
-        "make every row have one value per column (check the delimiter and quotes)."
-    )
+    return InvalidTableError(ragged_message(source, err, width))
 
 
 def _first_bad_cell(

@@ -8,7 +8,7 @@ detected from which axis's labels look like lineages (see
 
 from __future__ import annotations
 
-from mlmicro.io._matrix import find_header, read_labelled_matrix, split_line
+from mlmicro.io._matrix import find_header, first_cells, read_labelled_matrix, split_line
 from mlmicro.io._orientation import check_orientation, detect_orientation
 from mlmicro.io._source import Source
 from mlmicro.io._table import RawTable
@@ -37,9 +37,7 @@ def read_delimited(source: Source, *, sep: str, orientation: str = "auto") -> Ra
     line_number, line = find_header(source)
     header = split_line(line, sep)
     if orientation == "auto":
-        labels = read_labelled_matrix(
-            source, sep=sep, header=header, skiprows=line_number + 1, value_columns=[]
-        ).row_labels
+        labels = first_cells(source, sep=sep, skiprows=line_number + 1)
         orientation = detect_orientation(header[0], header[1:], labels)
     rows_are = "taxa" if orientation == "taxa-rows" else "samples"
     block = read_labelled_matrix(

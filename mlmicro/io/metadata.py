@@ -19,7 +19,7 @@ import pandas as pd
 
 from mlmicro.exceptions import MetadataError
 from mlmicro.io._coerce import PANDAS_MISSING, coerce_metadata
-from mlmicro.io._matrix import find_header, split_line
+from mlmicro.io._matrix import find_header, first_row_too_wide, ragged_message, split_line
 from mlmicro.io._sniff import sniff_delimiter, sniff_format
 from mlmicro.io._source import Source, open_source
 from mlmicro.io._table import SAMPLE_INDEX_NAME
@@ -28,6 +28,7 @@ from mlmicro.io.metaml import read_metaml_metadata
 __all__ = ["read_metadata", "join_metadata", "UnmatchedSamplesWarning"]
 
 _EXAMPLES = 3
+_NOT_METADATA = frozenset({"biom", "qza", "parquet"})
 
 
 class UnmatchedSamplesWarning(UserWarning):
@@ -76,7 +77,13 @@ def read_metadata(
     ...                      sample_id_column="Sample accession (16S)")  # doctest: +SKIP
     """
     source = open_source(path)
-    if sniff_format(source) == "metaml":
+    kind = sniff_format(source)
+    if kind in _NOT_METADATA:
+        raise MetadataError(
+            f"{source.name} is a {kind} table, not sample metadata; give a TSV or CSV file "
+            "with one row per sample."
+        )
+    if kind == "metaml":
         metadata = read_metaml_metadata(source)
         if sample_id_column is None:
             return metadata
@@ -103,6 +110,9 @@ def _read_text(source: Source) -> pd.DataFrame:
     line_number, line = find_header(source)
     sep = sniff_delimiter(line)
     header = [cell.strip() for cell in split_line(line, sep)]
+    too_wide = first_row_too_wide(source, sep, line_number + 1, len(header))
+    if too_wide is not None:
+        raise MetadataError(too_wide)
     try:
         frame = pd.read_csv(
             io.BytesIO(source.read_bytes()),
@@ -117,10 +127,7 @@ def _read_text(source: Source) -> pd.DataFrame:
             index_col=False,
         )
     except pd.errors.ParserError as err:
-        raise MetadataError(
-            f"A row of {source.name} has more fields than its header's {len(header)} ({err}); "
-            "make every row have one value per column (check the delimiter and quotes)."
-        ) from None
+        raise MetadataError(ragged_message(source, err, len(header))) from None
     first = frame.iloc[:, 0].astype(object).str.strip()
     return frame.loc[~first.str.startswith("#").to_numpy()].reset_index(drop=True)
 

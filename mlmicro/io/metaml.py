@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass
 
 import pandas as pd
 
 from mlmicro.exceptions import InvalidTableError
 from mlmicro.io._coerce import PANDAS_MISSING, coerce_metadata
-from mlmicro.io._matrix import find_header, read_labelled_matrix, split_line
+from mlmicro.io._matrix import iter_lines, ragged_message, read_labelled_matrix, split_line
 from mlmicro.io._source import Source, open_source
 from mlmicro.io._table import SAMPLE_INDEX_NAME, RawTable, finish_table
 from mlmicro.taxonomy import canonical_lineage, is_lineage
@@ -35,50 +36,79 @@ _DATASET_ROW = "dataset_name"
 _SAMPLE_ROW = "sampleID"
 
 
-def _layout(source: Source) -> tuple[list[str], int, list[str]]:
-    """Return (first line's cells, number of metadata rows, sample IDs)."""
-    _, line = find_header(source)
-    first = split_line(line, "\t")
-    labels = read_labelled_matrix(
-        source, sep="\t", header=first, skiprows=0, value_columns=[]
-    ).row_labels
-    n_meta = next(
-        (i for i, label in enumerate(labels) if is_lineage(canonical_lineage(label))), None
-    )
-    if n_meta is None:
+@dataclass(frozen=True)
+class _Layout:
+    """Where a MetAML table's abundances start, and its metadata rows as text."""
+
+    first_abundance_line: int
+    samples: list[str]
+    metadata: pd.DataFrame
+
+
+def _layout(source: Source) -> _Layout:
+    meta_lines: list[str] = []
+    first_abundance_line = None
+    for number, line in iter_lines(source):
+        if not line.strip():
+            continue
+        label = line.split("\t", 1)[0].strip()
+        if is_lineage(canonical_lineage(label)):
+            first_abundance_line = number
+            break
+        meta_lines.append(line)
+    if first_abundance_line is None:
         raise InvalidTableError(
             f"{source.name} looks like a MetAML table but has no lineage rows "
             "(k__...); give the full abundance table or another --format."
         )
-    meta = labels[:n_meta]
+    text = _metadata_text(meta_lines, source)
     for needed in (_DATASET_ROW, _SAMPLE_ROW):
-        if needed not in meta:
+        if needed not in text.columns:
             raise InvalidTableError(
                 f"The MetAML table {source.name} has no {needed!r} row above its abundances; "
                 "add it (samples are named dataset_name:sampleID) or use --format tsv."
             )
-    text = _metadata_text(source, first, n_meta)
     samples = [
         f"{dataset}:{sample}"
         for dataset, sample in zip(text[_DATASET_ROW], text[_SAMPLE_ROW], strict=True)
     ]
-    return first, n_meta, samples
+    return _Layout(first_abundance_line, samples, text)
 
 
-def _metadata_text(source: Source, first: list[str], n_meta: int) -> pd.DataFrame:
+def _metadata_text(lines: list[str], source: Source) -> pd.DataFrame:
     """Return the metadata rows as text, one row per sample."""
-    rows = pd.read_csv(
-        io.BytesIO(source.read_bytes()),
-        sep="\t",
-        header=None,
-        names=list(range(len(first))),
-        nrows=n_meta,
-        dtype=object,
-        na_filter=False,
-        encoding_errors="replace",
-    )
+    width = len(split_line(lines[0], "\t"))
+    try:
+        rows = pd.read_csv(
+            io.StringIO("\n".join(lines)),
+            sep="\t",
+            header=None,
+            names=list(range(width)),
+            dtype=object,
+            na_filter=False,
+        )
+    except pd.errors.ParserError as err:
+        raise InvalidTableError(ragged_message(source, err, width)) from None
     rows[0] = rows[0].str.strip()
     return rows.set_index(0).T.reset_index(drop=True).rename_axis(columns=None)
+
+
+def _table(source: Source, layout: _Layout) -> RawTable:
+    block = read_labelled_matrix(
+        source,
+        sep="\t",
+        header=["clade", *layout.samples],
+        skiprows=layout.first_abundance_line,
+    )
+    return RawTable(
+        values=block.values.T, samples=layout.samples, features=block.row_labels, where=source.name
+    )
+
+
+def _metadata(layout: _Layout) -> pd.DataFrame:
+    metadata = coerce_metadata(layout.metadata, METAML_MISSING)
+    metadata.index = pd.Index(layout.samples, dtype="str", name=SAMPLE_INDEX_NAME)
+    return metadata
 
 
 def read_metaml_table(source: Source, *, orientation: str = "auto") -> RawTable:
@@ -97,11 +127,7 @@ def read_metaml_table(source: Source, *, orientation: str = "auto") -> RawTable:
         Samples (``dataset_name:sampleID``) x MetaPhlAn2 clades.
     """
     del orientation  # fixed by the format
-    _, n_meta, samples = _layout(source)
-    block = read_labelled_matrix(source, sep="\t", header=["clade", *samples], skiprows=n_meta)
-    return RawTable(
-        values=block.values.T, samples=samples, features=block.row_labels, where=source.name
-    )
+    return _table(source, _layout(source))
 
 
 def read_metaml_metadata(source: Source) -> pd.DataFrame:
@@ -110,10 +136,7 @@ def read_metaml_metadata(source: Source) -> pd.DataFrame:
     ``nd``, ``na`` and ``-`` are missing; numeric-looking columns are numeric.
     The index is ``sample_id`` = ``dataset_name:sampleID``.
     """
-    first, n_meta, samples = _layout(source)
-    metadata = coerce_metadata(_metadata_text(source, first, n_meta), METAML_MISSING)
-    metadata.index = pd.Index(samples, dtype="str", name=SAMPLE_INDEX_NAME)
-    return metadata
+    return _metadata(_layout(source))
 
 
 def read_metaml(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -142,9 +165,9 @@ def read_metaml(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
     Examples
     --------
     >>> table, meta = read_metaml("abundance.txt.bz2")  # doctest: +SKIP
-    >>> meta.loc["metahit:MH0001", "disease"]  # doctest: +SKIP
+    >>> meta.loc["metahit:MH0002", "disease"]  # doctest: +SKIP
     'n'
     """
     source = open_source(path)
-    table = finish_table(read_metaml_table(source))
-    return table, read_metaml_metadata(source)
+    layout = _layout(source)
+    return finish_table(_table(source, layout)), _metadata(layout)

@@ -15,7 +15,7 @@ Recognised layouts:
 
 from __future__ import annotations
 
-from mlmicro.io._matrix import find_header, read_labelled_matrix, read_text_column, split_line
+from mlmicro.io._matrix import find_header, read_labelled_matrix, split_line
 from mlmicro.io._source import Source
 from mlmicro.io._table import RawTable
 
@@ -58,10 +58,7 @@ def read_qiime_classic(source: Source, *, orientation: str = "auto") -> RawTable
     )
     lineages: list[str | None] | None = None
     if has_taxonomy:
-        texts = read_text_column(
-            source, sep="\t", header=header, skiprows=line_number + 1, column=len(header) - 1
-        )
-        lineages = [text or None for text in texts]
+        lineages = [text or None for text in block.text_columns[len(header) - 1]]
     return RawTable(
         values=block.values.T,
         samples=block.column_labels,
