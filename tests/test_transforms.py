@@ -397,11 +397,14 @@ def test_rank_collapser_match_is_overridable(metaphlan):
             return {t: fitted[t.lower()] for t in new_taxa if t.lower() in fitted}
 
     rc = CaseInsensitive(rank="genus").fit(metaphlan)
-    cohort = pd.DataFrame({ROSEBURIA.upper().replace("K__", "k__"): [7.0]})
-    cohort.columns = [ROSEBURIA.replace("Roseburia", "ROSEBURIA")]
+    cohort = pd.DataFrame({ROSEBURIA.replace("Roseburia", "ROSEBURIA"): [7.0]})
     out = rc.transform(cohort)
     assert out[0, rc.taxa_.tolist().index(ROSEBURIA)] == 7.0
     assert RankCollapser(rank="genus").fit(metaphlan).transform(cohort).sum() == 0.0
+    # two new taxa matched to one fitted taxon are summed
+    cohort[ROSEBURIA.replace("Roseburia", "roseburia")] = 2.0
+    out = rc.transform(cohort)
+    assert out[0, rc.taxa_.tolist().index(ROSEBURIA)] == 9.0 and out.sum() == 9.0
 
 
 def test_rank_collapser_in_a_pipeline(metaphlan):

@@ -182,7 +182,9 @@ class RankCollapser(TransformerMixin, BaseEstimator):
         dest = np.array([position[fitted] for fitted in mapping.values()], dtype=np.intp)
         values = collapsed.to_numpy(dtype=np.float64, copy=False)
         out = np.zeros((values.shape[0], len(self.taxa_)), dtype=np.float64)
-        if len(src):
+        if len(np.unique(dest)) == len(dest):
+            out[:, dest] = values[:, src]  # one new taxon per fitted taxon: a plain copy
+        else:
             np.add.at(out.T, dest, values[:, src].T)
         return out
 
