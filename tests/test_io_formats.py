@@ -349,6 +349,7 @@ def test_format_registry_and_explicit_format(tmp_path):
     assert set(FORMATS) >= {"tsv", "csv", "metaphlan", "metaml", "qiime-classic", "biom", "qza"}
     path = write(tmp_path / "t.txt", "taxon\tS1\nOTU1\t1\n")
     assert read_table(path, format="tsv").shape == (1, 1)
+    assert read_table(path, format="txt").shape == (1, 1)  # an alias
     with pytest.raises(UnknownFormatError, match="auto, tsv, csv"):
         read_table(path, format="excel")
 

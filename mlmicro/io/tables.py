@@ -25,7 +25,7 @@ from mlmicro.io.parquet import read_parquet
 from mlmicro.io.qiime2 import read_qza
 from mlmicro.io.qiime_classic import read_qiime_classic
 
-__all__ = ["FORMATS", "Reader", "read_table", "detect_format"]
+__all__ = ["FORMATS", "FORMAT_ALIASES", "Reader", "read_table", "detect_format"]
 
 #: A reader: a checked file and an orientation in, a raw table out.
 Reader = Callable[..., RawTable]
@@ -40,6 +40,19 @@ FORMATS: dict[str, Reader] = {
     "biom": read_biom,
     "qza": read_qza,
     "parquet": read_parquet,
+}
+
+#: Other names accepted for ``format=`` (not listed in messages).
+FORMAT_ALIASES: dict[str, str] = {
+    "txt": "tsv",
+    "mlrepo": "qiime-classic",
+    "qiime1": "qiime-classic",
+    "qiime1-otu": "qiime-classic",
+    "qiime2": "qza",
+    "qiime2-qza": "qza",
+    "metaphlan2": "metaphlan",
+    "metaphlan3": "metaphlan",
+    "metaphlan4": "metaphlan",
 }
 
 
@@ -72,7 +85,7 @@ def _detect(source: Source) -> str:
 
 def read_table(
     path: str | os.PathLike[str],
-    format: str = "auto",  # noqa: A002 - the public name
+    format: str = "auto",
     *,
     orientation: Orientation = "auto",
     taxonomy: TaxonomyLike | None = None,
@@ -86,7 +99,8 @@ def read_table(
     format : str
         One of :data:`FORMATS` (``"tsv"``, ``"csv"``, ``"metaphlan"``,
         ``"metaml"``, ``"qiime-classic"``, ``"biom"``, ``"qza"``,
-        ``"parquet"``) or ``"auto"`` to recognise it from the content.
+        ``"parquet"``; also the names in :data:`FORMAT_ALIASES`) or ``"auto"``
+        to recognise it from the content.
     orientation : {"auto", "taxa-rows", "samples-rows"}
         For ``tsv`` / ``csv``: which axis holds the taxa. ``"auto"`` picks
         the axis whose labels look like lineages (taxa as rows when unclear).
@@ -124,6 +138,7 @@ def read_table(
     'sample_id'
     """
     check_orientation(orientation)
+    format = FORMAT_ALIASES.get(format, format)
     if format != "auto" and format not in FORMATS:
         raise UnknownFormatError(
             f"Unknown table format {format!r}; use one of: auto, {_supported()}."
