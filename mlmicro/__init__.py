@@ -39,7 +39,20 @@ _EXPORTS: dict[str, str] = {
     "transform_table": "mlmicro.transforms.table",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "__version__",
+    "MlmicroError",
+    "Model",
+    "TrainConfig",
+    "load_config",
+    "load_model",
+    "read_metadata",
+    "read_table",
+    "save_model",
+    "train",
+    "transform_table",
+    "write_table",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlmicro.config import TrainConfig, load_config

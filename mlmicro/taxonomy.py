@@ -109,9 +109,7 @@ def normalize_rank(rank: str) -> str:
         return _RANK_ALIASES[key]
     except KeyError:
         known = ", ".join(RANKS)
-        raise TaxonomyError(
-            f"Unknown rank {rank!r}; use one of: {known}."
-        ) from None
+        raise TaxonomyError(f"Unknown rank {rank!r}; use one of: {known}.") from None
 
 
 def _split_raw(text: str) -> list[str]:
@@ -338,7 +336,10 @@ def rank_mapping(lineages: Sequence[str], rank: str | None) -> list[str | None]:
         )
     if not is_hierarchical(names):
         # features with no lineage (unassigned reads) cannot be placed at a rank: left out
-        return [truncate_lineage(n, rank) if ok else None for n, ok in zip(names, with_lineage)]
+        return [
+            truncate_lineage(n, rank) if ok else None
+            for n, ok in zip(names, with_lineage, strict=True)
+        ]
     inner = _ancestors_with_children(names)
     out: list[str | None] = []
     for name in names:

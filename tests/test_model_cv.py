@@ -73,7 +73,9 @@ def test_leave_one_study_out_folds_are_exactly_the_studies():
 
 def test_single_study_is_refused():
     with pytest.raises(MetadataError, match="two studies"):
-        make_splitter(np.array([0, 1, 0, 1]), folds=2, repeats=1, seed=0, studies=np.array(["a"] * 4))
+        make_splitter(
+            np.array([0, 1, 0, 1]), folds=2, repeats=1, seed=0, studies=np.array(["a"] * 4)
+        )
 
 
 def test_repeated_subjects_without_group_warn():

@@ -78,7 +78,11 @@ def version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=version_callback, is_eager=True, help="Show the version and exit."
+        False,
+        "--version",
+        callback=version_callback,
+        is_eager=True,
+        help="Show the version and exit.",
     ),
 ) -> None:
     """Predict autoimmune status from microbiome profiles."""

@@ -17,5 +17,6 @@ def check_output(path: Path, *, force: bool) -> None:
     """Refuse to overwrite ``path`` unless ``force``."""
     if path.exists() and not force:
         raise OutputExistsError(
-            f"Output file {path} already exists; pass --force to overwrite it or choose another path."
+            f"Output file {path} already exists; pass --force to overwrite it "
+            "or choose another path."
         )

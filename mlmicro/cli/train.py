@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -24,7 +24,7 @@ _METRIC_LABELS = {
 }
 
 
-class ModelName(str, Enum):
+class ModelName(StrEnum):
     """Classifier choices."""
 
     xgboost = "xgboost"
@@ -36,8 +36,9 @@ def format_report(model: Model) -> str:
     """Return the plain-text CV summary printed after training."""
     card = model.card
     cv = card["cv"]
+    counts = ", ".join(f"{k} {v}" for k, v in card["task"]["class_counts"].items())
     lines = [
-        f"task: {' vs '.join(model.classes)} ({', '.join(f'{k} {v}' for k, v in card['task']['class_counts'].items())})",
+        f"task: {' vs '.join(model.classes)} ({counts})",
         f"features: {card['n_features']} taxa at {card['rank'] or 'deepest'} rank, "
         f"{len(card['features_used'])} used after filtering",
         f"cross-validation: {cv['scheme']}, {cv['folds']} folds x {cv['repeats']} repeats",
@@ -49,14 +50,19 @@ def format_report(model: Model) -> str:
         if m.get("mean") is None:
             continue
         lo, hi = m["ci95"]
-        lines.append(f"{_METRIC_LABELS[name]:<20}{m['mean']:>8.3f}{m['std']:>8.3f}   [{lo:.3f}, {hi:.3f}]")
+        lines.append(
+            f"{_METRIC_LABELS[name]:<20}{m['mean']:>8.3f}{m['std']:>8.3f}   [{lo:.3f}, {hi:.3f}]"
+        )
     if cv.get("per_study"):
         lines += ["", f"{'held-out study':<28}{'samples':>8}{'AUROC':>8}"]
         for row in cv["per_study"]:
             lines.append(f"{row['study']:<28}{row['n_samples']:>8}{row['roc_auc']:>8.3f}")
     if cv.get("permutation"):
         perm = cv["permutation"]
-        lines += ["", f"label-permutation null: p = {perm['p_value']:.4f} ({perm['n']} permutations)"]
+        lines += [
+            "",
+            f"label-permutation null: p = {perm['p_value']:.4f} ({perm['n']} permutations)",
+        ]
     return "\n".join(lines)
 
 
@@ -67,7 +73,9 @@ def train(
         None, help="Taxa table; leave out to train on the embedded simulated cohort."
     ),
     metadata: Path | None = typer.Option(None, "--metadata", help="Sample metadata (TSV/CSV)."),
-    label: str | None = typer.Option(None, "--label", help="Metadata column with the class labels."),
+    label: str | None = typer.Option(
+        None, "--label", help="Metadata column with the class labels."
+    ),
     positive: list[str] | None = typer.Option(
         None, "--positive", help="Value(s) of the positive class (repeatable)."
     ),
@@ -78,9 +86,13 @@ def train(
         None, "--group", help="Subject column: a subject's samples never straddle a split."
     ),
     study: str | None = typer.Option(None, "--study", help="Study column: leave-one-study-out CV."),
-    rank: str | None = typer.Option(None, "--rank", help="Rank to model at (overrides the config)."),
+    rank: str | None = typer.Option(
+        None, "--rank", help="Rank to model at (overrides the config)."
+    ),
     config: str | None = typer.Option(
-        None, "--config", help="Preset (default, shotgun-species, 16s-genus, fast, clr) or TOML file."
+        None,
+        "--config",
+        help="Preset (default, shotgun-species, 16s-genus, fast, clr) or TOML file.",
     ),
     model: ModelName | None = typer.Option(None, "--model", help="Classifier."),
     folds: int | None = typer.Option(None, "--folds", min=2, help="CV folds (default 10)."),
@@ -88,8 +100,12 @@ def train(
     permutations: int | None = typer.Option(
         None, "--permutations", min=0, help="Label permutations for an AUROC p-value."
     ),
-    tune: bool | None = typer.Option(None, "--tune/--no-tune", help="Nested hyperparameter tuning."),
-    jobs: int | None = typer.Option(None, "--jobs", "-j", help="Folds run in parallel (-1: all cores)."),
+    tune: bool | None = typer.Option(
+        None, "--tune/--no-tune", help="Nested hyperparameter tuning."
+    ),
+    jobs: int | None = typer.Option(
+        None, "--jobs", "-j", help="Folds run in parallel (-1: all cores)."
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Random seed."),
     sample_id_column: str | None = typer.Option(
         None, "--sample-id-column", help="Metadata column holding the sample IDs (default: first)."
@@ -99,7 +115,10 @@ def train(
         None, "--taxonomy", help="Taxonomy (.qza or TSV) for feature IDs of a .qza/BIOM table."
     ),
     output: Path = typer.Option(
-        Path("models/model.joblib"), "--output", "-o", help="Model bundle path (.joblib); a .json card goes beside it."
+        Path("models/model.joblib"),
+        "--output",
+        "-o",
+        help="Model bundle path (.joblib); a .json card goes beside it.",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
@@ -120,7 +139,12 @@ def train(
         model=model.value if model else None,
         seed=seed,
         jobs=jobs,
-        **{"cv.folds": folds, "cv.repeats": repeats, "cv.permutations": permutations, "cv.tune": tune},
+        **{
+            "cv.folds": folds,
+            "cv.repeats": repeats,
+            "cv.permutations": permutations,
+            "cv.tune": tune,
+        },
     )
     if table is not None:
         fitted.card["training_table"]["source"] = str(table)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -13,7 +13,7 @@ from mlmicro.io import read_table, write_table
 from mlmicro.transforms.table import transform_table
 
 
-class Method(str, Enum):
+class Method(StrEnum):
     """Transform choices."""
 
     relative = "relative"
@@ -23,7 +23,7 @@ class Method(str, Enum):
     log = "log"
 
 
-class Zeros(str, Enum):
+class Zeros(StrEnum):
     """Zero-replacement choices."""
 
     pseudocount = "pseudocount"
@@ -37,13 +37,20 @@ def transform(
     output: Path = typer.Option(..., "--output", "-o", help="Output file: .tsv, .csv or .parquet."),
     method: Method = typer.Option(Method.clr, "--method", "-m", help="Transform to apply."),
     rank: str | None = typer.Option(
-        None, "--rank", "-r", help="Collapse to this rank first (phylum ... genus, species, strain)."
+        None,
+        "--rank",
+        "-r",
+        help="Collapse to this rank first (phylum ... genus, species, strain).",
     ),
     zeros: Zeros = typer.Option(
         Zeros.multiplicative, "--zeros", help="Zero replacement before log-ratio transforms."
     ),
     min_prevalence: float = typer.Option(
-        0.0, "--min-prevalence", min=0.0, max=1.0, help="Keep taxa present in at least this share of samples."
+        0.0,
+        "--min-prevalence",
+        min=0.0,
+        max=1.0,
+        help="Keep taxa present in at least this share of samples.",
     ),
     input_format: str = typer.Option("auto", "--format", help=FORMAT_HELP),
     taxonomy: Path | None = typer.Option(

@@ -60,7 +60,9 @@ def _column(metadata: pd.DataFrame, name: str | None, option: str) -> pd.Series 
     return values.astype(str)
 
 
-def _resolve_config(config: TrainConfig | str | Path | None, overrides: dict[str, Any]) -> TrainConfig:
+def _resolve_config(
+    config: TrainConfig | str | Path | None, overrides: dict[str, Any]
+) -> TrainConfig:
     base = config if isinstance(config, TrainConfig) else load_config(config)
     return base.override(**overrides)
 

@@ -129,7 +129,9 @@ def save_model(model: Model, path: str | Path) -> Path:
     with _temporary_beside(bundle_path) as tmp_bundle, _temporary_beside(json_path) as tmp_card:
         joblib.dump(payload, tmp_bundle, compress=3)
         card["bundle"] = {"file": bundle_path.name, "sha256": _sha256(tmp_bundle)}
-        tmp_card.write_text(json.dumps(card, indent=2, default=_json_default) + "\n", encoding="utf-8")
+        tmp_card.write_text(
+            json.dumps(card, indent=2, default=_json_default) + "\n", encoding="utf-8"
+        )
         os.replace(tmp_bundle, bundle_path)
         os.replace(tmp_card, json_path)
     model.card = card
@@ -147,9 +149,13 @@ def read_card(path: str | Path) -> dict[str, Any]:
     try:
         card = json.loads(json_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelBundleError(f"{json_path} is not a valid model card ({exc}); retrain the model.") from None
+        raise ModelBundleError(
+            f"{json_path} is not a valid model card ({exc}); retrain the model."
+        ) from None
     if not isinstance(card, dict) or card.get("format") != BUNDLE_FORMAT:
-        raise ModelBundleError(f"{json_path} is not an mlmicro model card; pass a file made by mlmicro train.")
+        raise ModelBundleError(
+            f"{json_path} is not an mlmicro model card; pass a file made by mlmicro train."
+        )
     return card
 
 
@@ -179,7 +185,9 @@ def load_model(path: str | Path, *, verify: bool = True) -> Model:
     """
     bundle_path = _bundle_path(path)
     if not bundle_path.is_file():
-        raise ModelBundleError(f"Model file {bundle_path} not found; check the path or train a model first.")
+        raise ModelBundleError(
+            f"Model file {bundle_path} not found; check the path or train a model first."
+        )
     card = read_card(bundle_path)
     if verify:
         expected = card.get("bundle", {}).get("sha256")
@@ -197,12 +205,22 @@ def load_model(path: str | Path, *, verify: bool = True) -> Model:
     _check_versions(card, bundle_path)
     try:
         payload = joblib.load(bundle_path)
-    except (EOFError, OSError, ValueError, KeyError, zipfile.BadZipFile, ImportError, AttributeError) as exc:
+    except (
+        EOFError,
+        OSError,
+        ValueError,
+        KeyError,
+        zipfile.BadZipFile,
+        ImportError,
+        AttributeError,
+    ) as exc:
         raise ModelBundleError(
             f"{bundle_path} could not be read as a model bundle ({type(exc).__name__}); retrain it."
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != BUNDLE_FORMAT:
-        raise ModelBundleError(f"{bundle_path} is not an mlmicro model bundle; pass a file made by mlmicro train.")
+        raise ModelBundleError(
+            f"{bundle_path} is not an mlmicro model bundle; pass a file made by mlmicro train."
+        )
     return Model(
         payload["pipeline"],
         classes=payload["classes"],

@@ -24,7 +24,9 @@ def transform_features(pipeline: Pipeline, table: pd.DataFrame) -> pd.DataFrame:
     """Apply every step but the classifier; return the classifier's input with names."""
     values = pipeline[:-1].transform(table)
     names = pipeline[:-1].get_feature_names_out()
-    return pd.DataFrame(np.asarray(values, dtype=np.float64), index=table.index, columns=list(names))
+    return pd.DataFrame(
+        np.asarray(values, dtype=np.float64), index=table.index, columns=list(names)
+    )
 
 
 def feature_contributions(
@@ -57,7 +59,11 @@ def feature_contributions(
     matrix = xgboost.DMatrix(features.to_numpy(dtype=np.float32))
     contribs = booster.predict(matrix, pred_contribs=True, validate_features=False)
     if contribs.ndim == 2:
-        return contribs[:, :-1].astype(np.float64), np.asarray(contribs[0, -1], dtype=np.float64), features
+        return (
+            contribs[:, :-1].astype(np.float64),
+            np.asarray(contribs[0, -1], dtype=np.float64),
+            features,
+        )
     return (
         contribs[:, :, :-1].astype(np.float64),
         contribs[0, :, -1].astype(np.float64),

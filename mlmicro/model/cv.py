@@ -75,7 +75,9 @@ class RepeatedStratifiedGroupKFold:
         """Yield train and test indices, repeat by repeat."""
         seeds = np.random.default_rng(self.random_state).integers(0, 2**31 - 1, self.n_repeats)
         for seed in seeds:
-            inner = StratifiedGroupKFold(n_splits=self.n_splits, shuffle=True, random_state=int(seed))
+            inner = StratifiedGroupKFold(
+                n_splits=self.n_splits, shuffle=True, random_state=int(seed)
+            )
             yield from inner.split(X, y, groups)
 
 
@@ -151,8 +153,7 @@ def make_splitter(
         n_studies = len(np.unique(studies))
         if n_studies < 2:
             raise MetadataError(
-                "Leave-one-study-out needs at least two studies in the --study column; "
-                "found one."
+                "Leave-one-study-out needs at least two studies in the --study column; found one."
             )
         return LeaveOneStudyOut(), n_studies, studies
     if groups is None:
@@ -177,7 +178,11 @@ def make_splitter(
         folds = limit
     if groups is not None:
         return RepeatedStratifiedGroupKFold(folds, repeats, seed), folds, groups
-    return RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed), folds, None
+    return (
+        RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed),
+        folds,
+        None,
+    )
 
 
 def iter_splits(

@@ -100,8 +100,10 @@ def make_target(
             neg_name = "+".join(negative)
         else:
             keep = pd.Series(True, index=values.index)
-            neg_name = "other" if len(present - set(positive)) > 1 else next(
-                iter(present - set(positive)), "other"
+            neg_name = (
+                "other"
+                if len(present - set(positive)) > 1
+                else next(iter(present - set(positive)), "other")
             )
         values = values[keep]
         y = values.where(values.isin(positive), neg_name).where(~values.isin(positive), pos_name)
@@ -120,4 +122,6 @@ def make_target(
             "selection; a classifier needs two or more."
         )
     dropped = [str(s) for s in metadata.index.difference(y.index, sort=False)]
-    return Target(y=y.astype(object), classes=classes, positive_class=positive_class, dropped=dropped)
+    return Target(
+        y=y.astype(object), classes=classes, positive_class=positive_class, dropped=dropped
+    )

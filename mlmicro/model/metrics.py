@@ -75,7 +75,9 @@ def score(
         else:
             out["roc_auc"] = out["average_precision"] = float("nan")
         out["brier"] = float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))
-    out["balanced_accuracy"] = float(balanced_accuracy_score(y, predicted)) if len(set(y)) > 1 else float("nan")
+    out["balanced_accuracy"] = (
+        float(balanced_accuracy_score(y, predicted)) if len(set(y)) > 1 else float("nan")
+    )
     out["mcc"] = float(matthews_corrcoef(y, predicted)) if len(set(y)) > 1 else float("nan")
     return {name: out[name] for name in METRICS}
 

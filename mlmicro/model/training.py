@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
@@ -248,8 +247,14 @@ def cross_validate(
     loso = isinstance(splitter, LeaveOneStudyOut)
     repeats = 1 if loso else config.cv.repeats
     results = _run_all(
-        config, table, y_codes, group_values, splits,
-        importance=True, progress=progress, description="cross-validation",
+        config,
+        table,
+        y_codes,
+        group_values,
+        splits,
+        importance=True,
+        progress=progress,
+        description="cross-validation",
     )
     proba_cols = [f"probability_{c}" for c in classes]
     oof_parts = []
@@ -283,9 +288,9 @@ def cross_validate(
         per_study = pd.DataFrame(rows)
     fold_importance = pd.concat(importances, axis=1).T.fillna(0.0) if importances else None
     result = CVResult(
-        scheme="leave-one-study-out" if loso else (
-            "stratified group k-fold" if group_values is not None else "stratified k-fold"
-        ),
+        scheme="leave-one-study-out"
+        if loso
+        else ("stratified group k-fold" if group_values is not None else "stratified k-fold"),
         folds=folds,
         repeats=repeats,
         per_repeat=per_repeat,
@@ -296,8 +301,15 @@ def cross_validate(
     )
     if config.cv.permutations:
         result.permutation = _permutation_null(
-            table, y_codes, group_values, splits, classes, positive_class, config,
-            observed=float(per_repeat["roc_auc"].mean()), progress=progress,
+            table,
+            y_codes,
+            group_values,
+            splits,
+            classes,
+            positive_class,
+            config,
+            observed=float(per_repeat["roc_auc"].mean()),
+            progress=progress,
         )
     return result
 
@@ -319,11 +331,19 @@ def _permutation_null(
     first_repeat = [s for s in splits if s.repeat == 0]
     null = []
     labels = np.asarray(classes, dtype=object)
-    for _ in tqdm(range(config.cv.permutations), desc="permutations", disable=not progress, leave=False):
+    for _ in tqdm(
+        range(config.cv.permutations), desc="permutations", disable=not progress, leave=False
+    ):
         permuted = _permuted(y_codes, groups, rng)
         results = _run_all(
-            config, table, permuted, groups, first_repeat,
-            importance=False, progress=False, description="permutation",
+            config,
+            table,
+            permuted,
+            groups,
+            first_repeat,
+            importance=False,
+            progress=False,
+            description="permutation",
         )
         proba = np.zeros((len(permuted), len(classes)))
         for split, p, _ in results:

@@ -94,7 +94,11 @@ def transform_table(
     """
     pipeline = Pipeline(
         preprocessing_steps(
-            method, rank=rank, zeros=zeros, min_prevalence=min_prevalence, min_abundance=min_abundance
+            method,
+            rank=rank,
+            zeros=zeros,
+            min_prevalence=min_prevalence,
+            min_abundance=min_abundance,
         )
     )
     values = pipeline.fit_transform(table)
