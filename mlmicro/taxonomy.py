@@ -273,15 +273,48 @@ def truncate_lineage(lineage: str, rank: str) -> str:
     return "|".join(kept)
 
 
-def is_hierarchical(lineages: Iterable[str]) -> bool:
-    """Return whether some lineage is an ancestor of another (MetaPhlAn-style table)."""
-    names = set(lineages)
-    for name in names:
+def is_hierarchical(lineages: Iterable[str], totals: Sequence[float] | None = None) -> bool:
+    """Return whether a table lists every rank as its own row (MetaPhlAn style).
+
+    Parameters
+    ----------
+    lineages : iterable of str
+        Canonical lineages, one per column.
+    totals : sequence of float, optional
+        Each column's total over all samples. When given, a table counts as
+        hierarchical only if its parent rows hold the sum of their children
+        (within 5%) for most parents. Flat 16S tables also have parent-level
+        rows (reads assigned no deeper), but those hold only their own reads
+        and must be summed, not dropped.
+
+    Examples
+    --------
+    >>> names = ["k__B", "k__B|g__A", "k__B|g__C"]
+    >>> is_hierarchical(names, [10.0, 6.0, 4.0]), is_hierarchical(names, [2.0, 6.0, 4.0])
+    (True, False)
+    """
+    names = list(lineages)
+    present = set(names)
+    if totals is None:
+        return any("|" in n and n.rsplit("|", 1)[0] in present for n in names)
+    children_total: dict[str, float] = {}
+    for name, total in zip(names, totals, strict=True):
         if "|" in name:
             parent = name.rsplit("|", 1)[0]
-            if parent in names:
-                return True
-    return False
+            if parent in present:
+                children_total[parent] = children_total.get(parent, 0.0) + float(total)
+    if not children_total:
+        return False
+    own = dict(zip(names, map(float, totals), strict=True))
+    checked = consistent = 0
+    for parent, child_sum in children_total.items():
+        parent_sum = own[parent]
+        if parent_sum == 0.0 and child_sum == 0.0:
+            continue
+        checked += 1
+        if abs(parent_sum - child_sum) <= 0.05 * max(parent_sum, child_sum):
+            consistent += 1
+    return checked > 0 and consistent >= 0.5 * checked
 
 
 def _ancestors_with_children(names: Sequence[str]) -> set[str]:
@@ -293,7 +326,9 @@ def _ancestors_with_children(names: Sequence[str]) -> set[str]:
     return parents
 
 
-def rank_mapping(lineages: Sequence[str], rank: str | None) -> list[str | None]:
+def rank_mapping(
+    lineages: Sequence[str], rank: str | None, totals: Sequence[float] | None = None
+) -> list[str | None]:
     """Map each column of a table to the taxon it counts toward at ``rank``.
 
     Parameters
@@ -303,6 +338,9 @@ def rank_mapping(lineages: Sequence[str], rank: str | None) -> list[str | None]:
     rank : str or None
         The rank to collapse to. ``None`` keeps the deepest rows of a
         hierarchical table and every column of a flat one.
+    totals : sequence of float, optional
+        Column totals, used to tell a hierarchical table from a flat one
+        (see :func:`is_hierarchical`).
 
     Returns
     -------
@@ -321,8 +359,9 @@ def rank_mapping(lineages: Sequence[str], rank: str | None) -> list[str | None]:
     with the same result are summed.
     """
     names = list(lineages)
+    hierarchical = is_hierarchical(names, totals)
     if rank is None:
-        if not is_hierarchical(names):
+        if not hierarchical:
             return list(names)
         inner = _ancestors_with_children(names)
         return [None if n in inner else n for n in names]
@@ -334,7 +373,7 @@ def rank_mapping(lineages: Sequence[str], rank: str | None) -> list[str | None]:
             f"The table's features (e.g. {names[0]!r}) carry no lineage, so they cannot be "
             f"collapsed to rank {rank!r}; give a taxonomy for the table or leave out the rank."
         )
-    if not is_hierarchical(names):
+    if not hierarchical:
         # features with no lineage (unassigned reads) cannot be placed at a rank: left out
         return [
             truncate_lineage(n, rank) if ok else None
@@ -379,12 +418,12 @@ def collapse_to_rank(table: pd.DataFrame, rank: str | None) -> pd.DataFrame:
     >>> collapse_to_rank(t, "genus").columns.tolist()
     ['k__B|g__A']
     """
-    mapping = rank_mapping([str(c) for c in table.columns], rank)
+    values = table.to_numpy(dtype=np.float64, copy=False)
+    mapping = rank_mapping([str(c) for c in table.columns], rank, values.sum(axis=0))
     targets = sorted({m for m in mapping if m is not None})
     position = {name: i for i, name in enumerate(targets)}
     cols = np.array([i for i, m in enumerate(mapping) if m is not None], dtype=np.intp)
     dest = np.array([position[m] for m in mapping if m is not None], dtype=np.intp)
-    values = table.to_numpy(dtype=np.float64, copy=False)
     out = np.zeros((values.shape[0], len(targets)), dtype=np.float64)
     if len(cols):
         np.add.at(out.T, dest, values[:, cols].T)

@@ -113,3 +113,9 @@ def test_bad_config(tmp_path, text, match):
 def test_missing_config():
     with pytest.raises(ConfigError, match="neither a preset"):
         load_config("no-such-preset")
+
+
+def test_numeric_labels_with_gaps_read_as_whole_numbers():
+    meta = pd.DataFrame({"case": [1.0, 0.0, np.nan, 1.0]}, index=list("abcd"))
+    target = make_target(meta, "case", positive=["1"], negative=["0"])
+    assert target.classes == ["0", "1"] and target.dropped == ["c"]

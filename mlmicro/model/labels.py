@@ -34,6 +34,15 @@ class Target:
     dropped: list[str]
 
 
+def _as_text(values: pd.Series) -> pd.Series:
+    """Labels as text; whole numbers read as floats (1.0, a 0/1 column with gaps) become "1"."""
+    if pd.api.types.is_numeric_dtype(values):
+        numbers = values.astype(float)
+        if (numbers == numbers.round()).all():
+            return numbers.astype(int).astype(str)
+    return values.astype(str).str.strip()
+
+
 def make_target(
     metadata: pd.DataFrame,
     label: str,
@@ -79,7 +88,7 @@ def make_target(
         )
     raw = metadata[label]
     labelled = raw.notna() & (raw.astype(str).str.strip() != "")
-    values = raw[labelled].astype(str).str.strip()
+    values = _as_text(raw[labelled])
     present = set(values)
     for given in [*(positive or []), *(negative or [])]:
         if given not in present:
