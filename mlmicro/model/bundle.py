@@ -80,6 +80,9 @@ def _temporary_beside(path: Path):
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     tmp = Path(name)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; saved models are ordinary files
     try:
         yield tmp
     finally:

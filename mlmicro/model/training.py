@@ -151,8 +151,10 @@ def _run_split(
     return split, proba, fold_importance
 
 
-def _threads(jobs: int) -> int | None:
-    return None if jobs == 1 else 1
+def _threads(jobs: int) -> int:
+    # One thread per fit: CV data are small, folds run in parallel instead (--jobs),
+    # and OpenMP threads on a busy machine slow XGBoost down by orders of magnitude.
+    return 1
 
 
 def _run_all(
@@ -365,4 +367,5 @@ def fit_final(
     """Fit the configured pipeline on all samples: the model that gets saved."""
     y_codes = np.array([classes.index(v) for v in y], dtype=np.int64)
     group_values = groups.to_numpy() if groups is not None else None
-    return _fit(config, table, y_codes, group_values, _threads(1))
+    threads = None if config.jobs == -1 else config.jobs
+    return _fit(config, table, y_codes, group_values, threads)
