@@ -7,6 +7,8 @@ these feature contributions back to taxa.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import xgboost
@@ -30,7 +32,11 @@ def transform_features(pipeline: Pipeline, table: pd.DataFrame) -> pd.DataFrame:
 
 
 def feature_contributions(
-    pipeline: Pipeline, table: pd.DataFrame, *, features: pd.DataFrame | None = None
+    pipeline: Pipeline,
+    table: pd.DataFrame,
+    *,
+    features: pd.DataFrame | None = None,
+    threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """Exact TreeSHAP values of the classifier's input features.
 
@@ -42,6 +48,9 @@ def feature_contributions(
         Samples x taxa.
     features : pandas.DataFrame, optional
         ``transform_features(pipeline, table)`` when already computed.
+    threads : int, optional
+        Threads XGBoost uses for this call (``None``: the booster's own setting,
+        one thread for models trained with ``jobs=1``).
 
     Returns
     -------
@@ -56,8 +65,16 @@ def feature_contributions(
     if features is None:
         features = transform_features(pipeline, table)
     booster = pipeline[-1].get_booster()
-    matrix = xgboost.DMatrix(features.to_numpy(dtype=np.float32))
-    contribs = booster.predict(matrix, pred_contribs=True, validate_features=False)
+    matrix = xgboost.DMatrix(features.to_numpy(dtype=np.float32), nthread=threads)
+    if threads is None:
+        contribs = booster.predict(matrix, pred_contribs=True, validate_features=False)
+    else:
+        saved = json.loads(booster.save_config())["learner"]["generic_param"]["nthread"]
+        booster.set_param({"nthread": threads})
+        try:
+            contribs = booster.predict(matrix, pred_contribs=True, validate_features=False)
+        finally:
+            booster.set_param({"nthread": saved})
     if contribs.ndim == 2:
         return (
             contribs[:, :-1].astype(np.float64),

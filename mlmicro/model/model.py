@@ -136,6 +136,22 @@ class Model:
         labels = np.asarray(self.classes, dtype=object)[np.argmax(proba.to_numpy(), axis=1)]
         return pd.Series(labels, index=proba.index, name="predicted_label")
 
+    def explain(
+        self,
+        table: pd.DataFrame | None = None,
+        *,
+        metadata: pd.DataFrame | None = None,
+        threads: int | None = None,
+    ) -> Any:
+        """Exact SHAP values of this model's predictions, keyed by taxon.
+
+        ``table`` defaults to the training cohort. Returns an
+        :class:`mlmicro.explain.Explanation`; see :func:`mlmicro.explain.explain`.
+        """
+        from mlmicro.explain import explain
+
+        return explain(self, table, metadata=metadata, threads=threads)
+
     # ------------------------------------------------------------- CV results
     @property
     def cv_results(self) -> pd.DataFrame:
