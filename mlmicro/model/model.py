@@ -10,8 +10,8 @@ import pandas as pd
 from scipy import sparse
 from sklearn.pipeline import Pipeline
 
+from mlmicro.alignment import align_table
 from mlmicro.exceptions import InvalidTableError
-from mlmicro.taxonomy import canonicalize_columns
 
 __all__ = ["Model", "TrainingData"]
 
@@ -107,7 +107,8 @@ class Model:
                 "Model input must be a pandas DataFrame with samples as rows and taxa as "
                 "columns; read files with mlmicro.read_table."
             )
-        return canonicalize_columns(table)
+        # the same matching across naming styles and ranks as mlmicro.predict
+        return align_table(table, self.features, rank=self.rank)
 
     def predict_proba(self, table: pd.DataFrame) -> pd.DataFrame:
         """Class probabilities for each sample.

@@ -1,0 +1,128 @@
+"""``mlmicro predict``: apply a saved model to a new cohort, in blocks of samples."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import typer
+
+from mlmicro.cli._app import app, handle_errors
+from mlmicro.cli._common import FORMAT_HELP
+from mlmicro.io.chunks import DEFAULT_CHUNK_SIZE
+from mlmicro.predict import DEFAULT_MIN_COVERAGE, CoverageReport, predict_file
+
+
+def _say(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+@app.command()
+@handle_errors
+def predict(
+    model: Path = typer.Argument(..., help="Model bundle (.joblib) saved by mlmicro train."),
+    table: Path = typer.Argument(
+        ..., help="Taxa table of the new cohort (TSV/CSV, MetaPhlAn, QIIME, BIOM, .qza, Parquet)."
+    ),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Predictions file: .tsv, .csv (optionally .gz) or .parquet. "
+        "Default: TSV on standard output.",
+    ),
+    metadata: Path | None = typer.Option(
+        None, "--metadata", help="Sample metadata with known labels: report AUROC, AUPRC, ..."
+    ),
+    label: str | None = typer.Option(
+        None, "--label", help="Label column of --metadata (default: the model's training label)."
+    ),
+    sample_id_column: str | None = typer.Option(
+        None, "--sample-id-column", help="Metadata column holding the sample IDs (default: first)."
+    ),
+    top_strains: int = typer.Option(
+        0,
+        "--top-strains",
+        min=0,
+        help="Add the K taxa that push each sample's prediction most, with signed SHAP "
+        "(log-odds toward the positive class; XGBoost models).",
+    ),
+    min_coverage: float = typer.Option(
+        DEFAULT_MIN_COVERAGE,
+        "--min-coverage",
+        min=0.0,
+        max=1.0,
+        help="Refuse a cohort carrying less than this share of the model's taxon importance "
+        "(0: never refuse).",
+    ),
+    chunk_size: int = typer.Option(
+        DEFAULT_CHUNK_SIZE, "--chunk-size", min=1, help="Samples read and predicted at a time."
+    ),
+    jobs: int = typer.Option(
+        1, "--jobs", "-j", help="Threads for the classifier and reading ahead (-1: all cores)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
+    input_format: str = typer.Option("auto", "--format", help=FORMAT_HELP),
+    taxonomy: Path | None = typer.Option(
+        None, "--taxonomy", help="Taxonomy (.qza or TSV) for feature IDs of a .qza/BIOM table."
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Predict each sample of a new cohort with a saved model (nothing is refitted).
+
+    Taxa are matched to the model's across naming styles and ranks; a coverage
+    report is printed on standard error, and the cohort is refused when it
+    carries too little of the model (--min-coverage). Without --output the
+    predictions are written to standard output as TSV once all are done; every
+    message goes to standard error.
+    """
+
+    def show_coverage(report: CoverageReport) -> None:
+        _say(report.format())
+
+    with tempfile.TemporaryDirectory(prefix="mlmicro-predict-") as scratch:
+        target = output if output is not None else Path(scratch) / "predictions.tsv"
+        run = predict_file(
+            model,
+            table,
+            target,
+            metadata=metadata,
+            label=label,
+            sample_id_column=sample_id_column,
+            top_strains=top_strains,
+            min_coverage=min_coverage,
+            chunk_size=chunk_size,
+            jobs=jobs,
+            force=force,
+            format=input_format,
+            taxonomy=taxonomy,
+            progress=progress,
+            on_coverage=show_coverage,
+        )
+        coverage = run.coverage
+        if coverage.abundance_share_mean is not None:
+            _say(
+                f"  abundance on model taxa: {coverage.abundance_share_mean:.1%} of each "
+                f"sample's on average (lowest {coverage.abundance_share_min:.1%})"
+            )
+        if coverage.n_without_model_taxa:
+            _say(
+                f"warning: {coverage.n_without_model_taxa} sample(s) carry no model taxon and "
+                "were not predicted (empty predicted_label)"
+            )
+        _say(run.format())
+        if run.validation is not None:
+            _say(run.validation.format())
+        if output is None:
+            stdout = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+            with open(target, "rb") as handle:
+                if stdout is not None:
+                    sys.stdout.flush()
+                    shutil.copyfileobj(handle, stdout)
+                    stdout.flush()
+                else:  # pragma: no cover - text-only streams
+                    typer.echo(handle.read().decode("utf-8"), nl=False)
+        else:
+            _say(f"wrote {output}")
