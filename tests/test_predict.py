@@ -39,6 +39,7 @@ def _train(cohort, **options):
         label="diagnosis",
         group="subject_id",
         config="fast",
+        jobs=1,
         **{"cv.folds": 3},
         **options,
     )
@@ -189,7 +190,13 @@ def test_multiclass_top_strains_point_toward_the_predicted_class(cohort, new_coh
 
     meta = three_way(cohort.metadata)
     multi = mlmicro.train(
-        cohort.table, meta, label="group3", group="subject_id", config="fast", **{"cv.folds": 3}
+        cohort.table,
+        meta,
+        label="group3",
+        group="subject_id",
+        config="fast",
+        jobs=1,
+        **{"cv.folds": 3},
     )
     assert multi.positive_class is None and len(multi.classes) == 3
     result = predict_table(

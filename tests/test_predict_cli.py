@@ -1,0 +1,228 @@
+"""``mlmicro predict``: output, reports, and one-line refusals that leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import mlmicro
+from mlmicro.cli import app
+from mlmicro.datasets import simulate_cohort
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, ["predict", *map(str, args)])
+
+
+def one_line_error(result) -> str:
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.output
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("predict_cli")
+    train = simulate_cohort(n_subjects=40, seed=1)
+    model = mlmicro.train(
+        train.table,
+        train.metadata,
+        label="diagnosis",
+        positive=["CD"],
+        negative=["control"],
+        group="subject_id",
+        config="fast",
+        jobs=1,
+        **{"cv.folds": 3},
+    )
+    bundle = model.save(folder / "model.joblib")
+    new = simulate_cohort(n_subjects=25, seed=5)
+    table = folder / "cohort.tsv"
+    mlmicro.write_table(new.table, table)
+    metadata = folder / "metadata.tsv"
+    new.metadata.to_csv(metadata, sep="\t")
+    return {"folder": folder, "bundle": bundle, "table": table, "metadata": metadata, "new": new}
+
+
+def test_predict_to_a_file_with_report_and_validation(setup, tmp_path):
+    out = tmp_path / "predictions.csv"
+    result = run(
+        setup["bundle"],
+        setup["table"],
+        "--output",
+        out,
+        "--metadata",
+        setup["metadata"],
+        "--top-strains",
+        "2",
+        "--chunk-size",
+        "9",
+        "--no-progress",
+    )
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(out)
+    assert written.columns.tolist() == [
+        "sample_id",
+        "predicted_label",
+        "probability_control",
+        "probability_CD",
+        "top1_taxon",
+        "top1_shap",
+        "top2_taxon",
+        "top2_shap",
+    ]
+    assert len(written) == len(setup["new"].table)
+    stderr = result.stderr
+    for text in ("coverage:", "model taxa", "abundance on model taxa", "AUROC", "AUPRC"):
+        assert text in stderr
+    assert "balanced accuracy" in stderr and f"wrote {out}" in stderr
+    assert result.stdout == ""
+
+
+def test_predict_without_output_writes_tsv_to_stdout(setup):
+    result = run(setup["bundle"], setup["table"], "--no-progress")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(StringIO(result.stdout), sep="\t", index_col="sample_id")
+    notebook = mlmicro.load_model(setup["bundle"]).predict_proba(mlmicro.read_table(setup["table"]))
+    np.testing.assert_allclose(table[notebook.columns], notebook, rtol=1e-12)
+    assert "coverage:" in result.stderr and "coverage:" not in result.stdout
+
+
+def test_existing_output_is_refused_without_force(setup, tmp_path):
+    out = tmp_path / "p.tsv"
+    out.write_text("keep me\n")
+    error = one_line_error(run(setup["bundle"], setup["table"], "-o", out, "--no-progress"))
+    assert "already exists" in error and "--force" in error
+    assert out.read_text() == "keep me\n"
+    result = run(setup["bundle"], setup["table"], "-o", out, "--force", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert out.read_text().startswith("sample_id\t")
+
+
+def _no_output(folder) -> None:
+    assert not [p for p in folder.iterdir() if p.name.startswith(("out", ".out"))]
+
+
+def test_a_table_is_not_a_model(setup, tmp_path):
+    error = one_line_error(run(setup["table"], setup["table"], "-o", tmp_path / "out.tsv"))
+    assert "not a model bundle" in error
+    _no_output(tmp_path)
+
+
+def test_a_tampered_model_is_refused(setup, tmp_path):
+    bundle = tmp_path / "model.joblib"
+    data = bytearray(setup["bundle"].read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bundle.write_bytes(bytes(data))
+    (tmp_path / "model.json").write_text(setup["bundle"].with_suffix(".json").read_text())
+    error = one_line_error(run(bundle, setup["table"], "-o", tmp_path / "out.tsv"))
+    assert "SHA-256" in error and "refusing" in error
+    _no_output(tmp_path)
+
+
+def test_a_model_from_an_incompatible_version_is_refused(setup, tmp_path):
+    bundle = tmp_path / "model.joblib"
+    bundle.write_bytes(setup["bundle"].read_bytes())
+    card = json.loads(setup["bundle"].with_suffix(".json").read_text())
+    card["format_version"] = 99
+    (tmp_path / "model.json").write_text(json.dumps(card))
+    error = one_line_error(run(bundle, setup["table"], "-o", tmp_path / "out.tsv"))
+    assert "bundle format 99" in error and "retrain" in error
+    _no_output(tmp_path)
+
+
+def test_a_missing_model_card_is_refused(setup, tmp_path):
+    bundle = tmp_path / "model.joblib"
+    bundle.write_bytes(b"not a bundle")
+    error = one_line_error(run(bundle, setup["table"], "-o", tmp_path / "out.tsv"))
+    assert "model card" in error
+    _no_output(tmp_path)
+
+
+def test_a_table_with_no_taxa_in_common_is_refused(setup, tmp_path):
+    table = tmp_path / "otus.tsv"
+    pd.DataFrame(
+        {"OTU_1": [1.0, 2.0], "OTU_2": [3.0, 1.0]}, index=pd.Index(["a", "b"], name="sample_id")
+    ).to_csv(table, sep="\t")
+    error = one_line_error(
+        run(setup["bundle"], table, "-o", tmp_path / "out.tsv", "--min-coverage", "0")
+    )
+    assert "None of the 2 taxa" in error
+    _no_output(tmp_path)
+
+
+def test_low_coverage_is_refused_unless_overridden(setup, tmp_path):
+    table = mlmicro.read_table(setup["table"])
+    few = tmp_path / "few.tsv"
+    prevalent = (table > 0).sum().sort_values(ascending=False).index[:4]
+    subset = table[prevalent]
+    mlmicro.write_table(subset[subset.sum(axis=1) > 0], few)
+    error = one_line_error(run(setup["bundle"], few, "-o", tmp_path / "out.tsv"))
+    assert "below the minimum coverage of 50%" in error and "--min-coverage 0" in error
+    _no_output(tmp_path)
+    result = run(setup["bundle"], few, "-o", tmp_path / "out.tsv", "--min-coverage", "0")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("where", ["same block", "later block"])
+def test_duplicate_sample_ids_are_refused(setup, tmp_path, where):
+    table = mlmicro.read_table(setup["table"])
+    ids = table.index.tolist()
+    ids[1 if where == "same block" else -1] = ids[0]
+    table.index = pd.Index(ids, name="sample_id")
+    path = tmp_path / "dups.tsv"
+    table.to_csv(path, sep="\t")
+    error = one_line_error(
+        run(setup["bundle"], path, "-o", tmp_path / "out.tsv", "--chunk-size", "5")
+    )
+    assert f"{ids[0]!r} appears" in error
+    _no_output(tmp_path)
+
+
+def test_a_bad_cell_in_a_later_block_leaves_no_partial_output(setup, tmp_path):
+    text = setup["table"].read_text().splitlines()
+    cells = text[-1].split("\t")
+    cells[3] = "n/a"
+    text[-1] = "\t".join(cells)
+    path = tmp_path / "bad.tsv"
+    path.write_text("\n".join(text) + "\n")
+    error = one_line_error(
+        run(setup["bundle"], path, "-o", tmp_path / "out.tsv", "--chunk-size", "4")
+    )
+    assert "Missing value" in error and cells[0] in error
+    _no_output(tmp_path)
+
+
+def test_top_strains_of_a_forest_are_refused(setup, tmp_path):
+    train = simulate_cohort(n_subjects=30, seed=2)
+    forest = mlmicro.train(
+        train.table,
+        train.metadata,
+        label="diagnosis",
+        positive=["CD"],
+        group="subject_id",
+        config="fast",
+        model="random-forest",
+        jobs=1,
+        **{"cv.folds": 3},
+    )
+    bundle = forest.save(tmp_path / "forest.joblib")
+    error = one_line_error(
+        run(bundle, setup["table"], "-o", tmp_path / "out.tsv", "--top-strains", "3")
+    )
+    assert "needs an XGBoost model" in error
+    _no_output(tmp_path)
+
+
+def test_an_unknown_output_extension_is_refused_before_reading(setup, tmp_path):
+    error = one_line_error(run(setup["bundle"], setup["table"], "-o", tmp_path / "out.xlsx"))
+    assert "output format" in error
