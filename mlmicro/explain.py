@@ -125,9 +125,12 @@ class Explanation:
         rank: str | None,
         cohort: str,
         notes: Sequence[str] = (),
+        margin: np.ndarray | None = None,
     ) -> None:
         self._values = np.asarray(values, dtype=np.float64)  # (samples, outputs, features)
         self._base = np.asarray(base, dtype=np.float64).reshape(-1)  # (outputs,)
+        # the model's full output (samples, outputs), kept by single-class views
+        self._margin = self._base[None, :] + self._values.sum(axis=2) if margin is None else margin
         self.features = features
         self.data = data
         self._abundance = abundance  # samples x features, relative abundance of each taxon
@@ -177,11 +180,9 @@ class Explanation:
     @property
     def probability(self) -> pd.DataFrame:
         """Class probabilities, rebuilt exactly from the base value plus the SHAP sum."""
-        margin = self._base[None, :] + self._values.sum(axis=2)
-        if not self.is_multiclass:
+        margin = self._margin
+        if len(self.classes) == 2:  # the log-odds of the second class
             score = 1.0 / (1.0 + np.exp(-margin[:, 0]))
-            if self.outputs[0] == self.classes[0]:  # the flipped view of a binary model
-                score = 1.0 - score
             proba = np.column_stack([1.0 - score, score])
         else:
             shifted = np.exp(margin - margin.max(axis=1, keepdims=True))
@@ -233,6 +234,7 @@ class Explanation:
             rank=self.rank,
             cohort=self.cohort,
             notes=self.notes,
+            margin=self._margin,
         )
 
     def _view(self, target: str | None) -> Explanation:
@@ -452,6 +454,7 @@ class Explanation:
             rank=rank,
             cohort=self.cohort,
             notes=[*self.notes, note],
+            margin=self._margin,
         )
 
     # --------------------------------------------------------------- plotting
@@ -693,11 +696,13 @@ def _describe_features(
     """Describe each classifier feature: its name, lineage, plotted value and abundance."""
     transform = pipeline.named_steps.get("transform")
     keys = [str(c) for c in features_in.columns]
+    if isinstance(transform, (ALR, ILR)):  # the taxa the log-ratios are made of
+        before = [name for name, _ in pipeline.steps].index("transform")
+        taxa = [str(t) for t in pipeline[:before].get_feature_names_out()]
     data = features_in.copy()
     data.index = cohort_abundance.index
     data.columns = pd.Index(keys, dtype=object)
     if isinstance(transform, ALR):
-        taxa = [str(t) for t in transform.feature_names_in_]
         reference = taxa[transform.reference_index_]
         ref_name = display_names(taxa)[transform.reference_index_]
         features = _feature_table(keys, keys, f"log-ratio to {ref_name}")
@@ -709,17 +714,16 @@ def _describe_features(
         )
         return "log-ratio", features, data, cohort_abundance[keys], [note]
     if isinstance(transform, ILR):
-        taxa = [str(t) for t in transform.feature_names_in_]
         readable = display_names(taxa)
         names, lineages, words = [], [], []
         for j, row in enumerate(np.asarray(transform.basis_)):
             upper = np.flatnonzero(row > 1e-12)
             lower = np.flatnonzero(row < -1e-12)
             denominator = readable[lower[0]] if len(lower) == 1 else f"{len(lower)} taxa"
-            names.append(f"balance {j + 1}: {len(upper)} taxa vs {denominator}")
+            names.append(f"ilr{j}: {len(upper)} taxa vs {denominator}")
             lineages.append(taxa[lower[0]] if len(lower) == 1 else "")
             words.append(
-                f"ilr{j}: log of the geometric mean of {len(upper)} taxa over {denominator}"
+                f"balance: log of the geometric mean of {len(upper)} taxa over {denominator}"
             )
         features = pd.DataFrame(
             {"name": names, "lineage": lineages, "feature": words},
@@ -727,8 +731,8 @@ def _describe_features(
         )
         note = (
             "This model uses the ILR transform: its features are balances (log-ratios between "
-            "groups of taxa), not taxa. The SHAP values explain these balances; a balance's "
-            "name gives the taxon it sets against the taxa before it. Abundance and "
+            "groups of taxa), not taxa. The SHAP values explain these balances; each is named "
+            "by the taxon it sets against the taxa listed before it. Abundance and "
             "cross-validation stability are left out, as balances differ between fold models."
         )
         return "balance", features, data, None, [note]
