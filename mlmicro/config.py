@@ -115,7 +115,7 @@ class TrainConfig:
     seed : int
         Seed for folds, permutations and the classifier.
     jobs : int
-        Folds run in parallel.
+        Folds run in parallel (-1: one per core).
     preprocessing, cv : PreprocessingConfig, CVConfig
         See those classes.
     xgboost, random_forest, logistic_l1 : dict
@@ -125,7 +125,7 @@ class TrainConfig:
     rank: str | None = "species"
     model: ModelName = "xgboost"
     seed: int = 0
-    jobs: int = 1
+    jobs: int = -1
     preprocessing: PreprocessingConfig = field(default_factory=PreprocessingConfig)
     cv: CVConfig = field(default_factory=CVConfig)
     xgboost: dict[str, Any] = field(default_factory=dict)

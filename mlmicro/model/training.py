@@ -169,7 +169,9 @@ def _run_all(
     description: str,
 ) -> list[tuple[Split, np.ndarray, pd.Series | None]]:
     jobs = config.jobs
-    runner = Parallel(n_jobs=jobs, return_as="generator") if jobs != 1 else None
+    # Threads, not processes: XGBoost, scikit-learn's trees and numpy release the GIL,
+    # and threads share the table instead of pickling it to every worker.
+    runner = Parallel(n_jobs=jobs, prefer="threads", return_as="generator") if jobs != 1 else None
     tasks = (
         delayed(_run_split)(config, table, y, groups, s, _threads(jobs), importance) for s in splits
     )

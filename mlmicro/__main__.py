@@ -1,0 +1,5 @@
+"""``python -m mlmicro``: the command line."""
+
+from mlmicro.cli import main
+
+main()
