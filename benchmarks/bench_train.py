@@ -262,7 +262,8 @@ def format_table(rows: list[dict[str, object]]) -> str:
         pub = f"{r['published']:.3f}" if r["published"] is not None else "-"
         lines.append(
             f"| {r['cohort']} | {r['samples']} | {r['taxa']} | {r['cv']} | "
-            f"{r['mlmicro_auroc']:.3f} ± {r['mlmicro_sd']:.3f} | {r['rf_auroc']:.3f} ± {r['rf_sd']:.3f} "
+            f"{r['mlmicro_auroc']:.3f} ± {r['mlmicro_sd']:.3f} | "
+            f"{r['rf_auroc']:.3f} ± {r['rf_sd']:.3f} "
             f"| {pub} | {r['mlmicro_s']:.1f} | {r['rf_s']:.1f} | {r['mlmicro_s'] / r['rf_s']:.2f} "
             f"| {r['note']} |"
         )
