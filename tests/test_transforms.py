@@ -441,3 +441,25 @@ def test_rank_collapser_input_errors(metaphlan):
     fitted = RankCollapser(rank="genus").fit(metaphlan)
     with pytest.raises(InvalidTableError, match="DataFrame"):
         fitted.transform(metaphlan.to_numpy())
+
+
+def test_sample_emptied_by_filtering_is_uniform_not_an_error():
+    """After a prevalence filter a sample may hold none of the kept taxa."""
+    from sklearn.pipeline import make_pipeline
+
+    X = pd.DataFrame(
+        [[0.0, 0.0, 5.0], [1.0, 2.0, 0.0], [3.0, 1.0, 0.0], [2.0, 2.0, 0.0]],
+        columns=["k__B|g__A", "k__B|g__C", "k__B|g__Rare"],
+        index=["only_rare", "s1", "s2", "s3"],
+    )
+    for method in ("multiplicative", "pseudocount"):
+        pipe = make_pipeline(
+            Closure(), PrevalenceFilter(min_prevalence=0.5), ZeroReplacement(method=method), CLR()
+        )
+        out = pipe.fit_transform(X)
+        assert out.shape == (4, 2)
+        np.testing.assert_allclose(out[0], 0.0)
+        assert np.abs(out[1:]).max() > 0.1
+    logs = make_pipeline(Closure(), PrevalenceFilter(min_prevalence=0.5), LogTransform()).fit(X)
+    row = logs.transform(X)[0]
+    assert row[0] == row[1] == np.log(logs[-1].pseudocount_)

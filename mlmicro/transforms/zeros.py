@@ -26,6 +26,34 @@ __all__ = ["ZeroReplacement", "LogTransform"]
 _METHODS = ("multiplicative", "pseudocount")
 
 
+def _split_empty(arr: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Return ``arr`` with all-zero rows set to ones, and which rows those were.
+
+    After a prevalence filter, a sample can hold none of the kept taxa. Its
+    composition over them is unknown, so it is treated as uniform (every
+    log-ratio 0) instead of failing the whole table. Empty samples in the raw
+    table are refused earlier, by the reader and by :class:`Closure`.
+    """
+    empty = ~(arr > 0).any(axis=1)
+    if empty.any():
+        arr = arr.copy()
+        arr[empty] = 1.0
+    return arr, empty
+
+
+def _learned_pseudocount(arr: NDArray[np.float64], labels) -> float:
+    """Half the smallest non-zero training proportion, over the non-empty samples."""
+    filled = ~(arr > 0).any(axis=1)
+    if filled.all():
+        raise TransformError(
+            "Every training sample is empty after filtering, so no pseudocount can be "
+            "learned; lower the prevalence filter."
+        )
+    rows = arr[~filled]
+    kept = [labels[i] for i in np.flatnonzero(~filled)] if labels is not None else None
+    return F.default_pseudocount(F.closure(rows, row_labels=kept))
+
+
 def _check_positive_number(value: object, name: str, owner: str, *, allow_zero: bool) -> float:
     ok = isinstance(value, Real) and not isinstance(value, bool) and np.isfinite(value)
     if not ok or value < 0 or (value == 0 and not allow_zero):
@@ -103,8 +131,7 @@ class ZeroReplacement(OneToOneFeatureMixin, TableTransformer):
         """
         if self.method not in _METHODS:
             raise TransformError(
-                f"ZeroReplacement method must be one of {', '.join(_METHODS)}; "
-                f"got {self.method!r}."
+                f"ZeroReplacement method must be one of {', '.join(_METHODS)}; got {self.method!r}."
             )
         arr, labels = self._validate(X, reset=True)
         owner = "ZeroReplacement"
@@ -127,10 +154,11 @@ class ZeroReplacement(OneToOneFeatureMixin, TableTransformer):
                     "use pseudocount= with method='pseudocount'."
                 )
             self.pseudocount_ = (
-                F.default_pseudocount(F.closure(arr, row_labels=labels))
+                _learned_pseudocount(arr, labels)
                 if self.pseudocount is None
-                else _check_positive_number(self.pseudocount, "pseudocount", owner,
-                                            allow_zero=False)
+                else _check_positive_number(
+                    self.pseudocount, "pseudocount", owner, allow_zero=False
+                )
             )
             self.delta_ = None
         return self
@@ -150,6 +178,7 @@ class ZeroReplacement(OneToOneFeatureMixin, TableTransformer):
         """
         check_is_fitted(self)
         arr, labels = self._validate(X, reset=False)
+        arr, _ = _split_empty(arr)  # a sample emptied by filtering becomes uniform
         if self.delta_ is not None:
             return F.multiplicative_replacement(arr, self.delta_, row_labels=labels)
         return F.pseudocount_replacement(arr, self.pseudocount_, row_labels=labels)
@@ -205,7 +234,7 @@ class LogTransform(OneToOneFeatureMixin, TableTransformer):
         """
         arr, labels = self._validate(X, reset=True)
         if self.pseudocount is None:
-            self.pseudocount_ = F.default_pseudocount(F.closure(arr, row_labels=labels))
+            self.pseudocount_ = _learned_pseudocount(arr, labels)
         else:
             self.pseudocount_ = _check_positive_number(
                 self.pseudocount, "pseudocount", "LogTransform", allow_zero=True
@@ -226,7 +255,9 @@ class LogTransform(OneToOneFeatureMixin, TableTransformer):
         """
         check_is_fitted(self)
         arr, labels = self._validate(X, reset=False)
+        arr, empty = _split_empty(arr)
         props = F.closure(arr, row_labels=labels)
+        props[empty] = 0.0  # a sample emptied by filtering: every taxon absent
         if self.pseudocount_ == 0 and props.size and props.min() <= 0:
             raise TransformError(
                 "LogTransform with pseudocount=0 got zeros; leave pseudocount unset to "
