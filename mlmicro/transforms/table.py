@@ -101,6 +101,7 @@ def transform_table(
             min_abundance=min_abundance,
         )
     )
+    pipeline.set_output(transform="pandas")  # sample IDs reach every step's error messages
     values = pipeline.fit_transform(table)
     names = [str(n) for n in pipeline.get_feature_names_out()]
     return pd.DataFrame(values, index=table.index.copy(), columns=pd.Index(names, dtype=object))
