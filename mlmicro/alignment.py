@@ -307,22 +307,46 @@ class Alignment:
         Returns
         -------
         ndarray of shape (n_samples, len(features))
+            Column-major (Fortran order), the layout whole-column steps read fastest.
         """
         values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 2 or values.shape[1] != len(self.columns):
+            raise InvalidTableError(
+                f"Expected a block with the {len(self.columns)} columns this alignment was made "
+                f"for, got shape {values.shape}."
+            )
         source, dest = self._positions
-        out = np.zeros((values.shape[0], len(self.features)), dtype=np.float64)
         indicator = self._indicator
-        if indicator is None:
-            out[:, dest] = values[:, source]
-        else:
-            out[:] = (indicator @ values.T).T
+        if indicator is not None:
+            return np.asfortranarray((indicator @ values.T).T)
+        if len(dest) == len(self.features):  # every feature found once: one gather
+            order = np.empty(len(dest), dtype=np.intp)
+            order[dest] = source
+            return np.asfortranarray(values[:, order])
+        out = np.zeros((values.shape[0], len(self.features)), dtype=np.float64, order="F")
+        out[:, dest] = values[:, source]
         return out
 
+    @cached_property
+    def _counted_weights(self) -> np.ndarray:
+        return np.asarray(self.counted, dtype=np.float64)
+
     def abundance_share(self, values: np.ndarray, aligned: np.ndarray) -> np.ndarray:
-        """Per sample, the share of its abundance at the model's rank that the model knows."""
-        counted = np.asarray(self.counted, dtype=bool)
-        totals = np.asarray(values, dtype=np.float64)[:, counted].sum(axis=1)
-        mapped = aligned.sum(axis=1)
+        """Per sample, the share of its abundance at the model's rank that the model knows.
+
+        Parameters
+        ----------
+        values : ndarray of shape (n_samples, len(columns))
+            The table's rows.
+        aligned : ndarray
+            ``apply(values)``, or its row sums (shape ``(n_samples,)``).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        totals = np.asarray(values, dtype=np.float64) @ self._counted_weights
+        mapped = aligned if aligned.ndim == 1 else aligned.sum(axis=1)
         return np.divide(mapped, totals, out=np.zeros_like(mapped), where=totals > 0)
 
     def frame(self, table: pd.DataFrame) -> pd.DataFrame:

@@ -68,7 +68,7 @@ from mlmicro.exceptions import (
     OutputExistsError,
 )
 from mlmicro.io import atomic_write, read_metadata
-from mlmicro.io.chunks import DEFAULT_CHUNK_SIZE, read_table_chunks
+from mlmicro.io.chunks import auto_chunk_size, read_table_chunks
 from mlmicro.io.feature_taxonomy import TaxonomyLike
 from mlmicro.io.writers import _extension
 from mlmicro.model.bundle import load_model
@@ -80,7 +80,6 @@ from mlmicro.taxonomy import display_names
 
 __all__ = [
     "DEFAULT_MIN_COVERAGE",
-    "DEFAULT_CHUNK_SIZE",
     "CoverageReport",
     "Validation",
     "PredictionResult",
@@ -544,16 +543,18 @@ class _Predictor:
         """Predict one block; return its output rows, abundance shares, empty samples."""
         values = block.to_numpy(dtype=np.float64)
         aligned = self.alignment.apply(values)
-        shares = self.alignment.abundance_share(values, aligned)
-        ok = aligned.sum(axis=1) > 0
+        mapped = aligned.sum(axis=1)
+        shares = self.alignment.abundance_share(values, mapped)
+        ok = mapped > 0
         n = len(block)
         proba = np.full((n, len(self.classes)), np.nan)
         labels = np.full(n, None, dtype=object)
         top_names = np.full((n, self.top), None, dtype=object)
         top_values = np.full((n, self.top), np.nan)
         if ok.any():
-            inputs = aligned[ok]
+            inputs = aligned if ok.all() else aligned[ok]
             features = self.steps.transform(inputs) if self.steps is not None else inputs
+            del inputs, aligned  # free the block's copies before the classifier runs
             proba[ok] = self.pipeline[-1].predict_proba(features)
             predicted = np.argmax(proba[ok], axis=1)
             labels[ok] = np.asarray(self.classes, dtype=object)[predicted]
@@ -742,8 +743,9 @@ def predict_table(
     predictor = _Predictor(model, alignment, top_strains=top_strains, jobs=_threads(jobs))
     abundance, scored = _AbundanceTally(), _LabelTally(labels, model.classes)
     parts = []
-    for start in range(0, len(table), DEFAULT_CHUNK_SIZE):
-        out, shares, empty = predictor.predict(table.iloc[start : start + DEFAULT_CHUNK_SIZE])
+    step = auto_chunk_size(table.shape[1])
+    for start in range(0, len(table), step):
+        out, shares, empty = predictor.predict(table.iloc[start : start + step])
         abundance.add(shares, empty)
         scored.add(out)
         parts.append(out)
@@ -830,7 +832,7 @@ def predict_file(
     sample_id_column: str | None = None,
     top_strains: int = 0,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     jobs: int = 1,
     force: bool = False,
     format: str = "auto",
@@ -858,8 +860,10 @@ def predict_file(
         Known labels for external validation (see :func:`predict_table`).
     top_strains, min_coverage
         See :func:`predict_table`.
-    chunk_size : int
-        Samples per block; memory grows with it, not with the cohort.
+    chunk_size : int, optional
+        Samples per block; memory grows with it, not with the cohort. Default:
+        about 10 million values per block (10,000 samples of 1,000 taxa), see
+        :func:`mlmicro.io.chunks.auto_chunk_size`.
     jobs : int
         Threads (-1: all cores): the classifier (and TreeSHAP) use them, and
         the next block is read while the current one is predicted.

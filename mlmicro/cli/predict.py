@@ -11,7 +11,6 @@ import typer
 
 from mlmicro.cli._app import app, handle_errors
 from mlmicro.cli._common import FORMAT_HELP
-from mlmicro.io.chunks import DEFAULT_CHUNK_SIZE
 from mlmicro.predict import DEFAULT_MIN_COVERAGE, CoverageReport, predict_file
 
 
@@ -57,8 +56,12 @@ def predict(
         help="Refuse a cohort carrying less than this share of the model's taxon importance "
         "(0: never refuse).",
     ),
-    chunk_size: int = typer.Option(
-        DEFAULT_CHUNK_SIZE, "--chunk-size", min=1, help="Samples read and predicted at a time."
+    chunk_size: int | None = typer.Option(
+        None,
+        "--chunk-size",
+        min=1,
+        help="Samples read and predicted at a time (default: about 10 million values, "
+        "e.g. 10,000 samples of 1,000 taxa).",
     ),
     jobs: int = typer.Option(
         1, "--jobs", "-j", help="Threads for the classifier and reading ahead (-1: all cores)."

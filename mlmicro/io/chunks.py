@@ -44,12 +44,24 @@ from mlmicro.io._validate import check_nonzero_samples, check_unique, check_valu
 from mlmicro.io.feature_taxonomy import TaxonomyLike, resolve_taxonomy
 from mlmicro.io.tables import FORMAT_ALIASES, FORMATS, read_table
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "TableChunks", "read_table_chunks"]
+__all__ = ["CELLS_PER_CHUNK", "auto_chunk_size", "TableChunks", "read_table_chunks"]
 
-#: Samples per block unless told otherwise: ~80 MB of values at 1,000 taxa.
-DEFAULT_CHUNK_SIZE = 10_000
+#: Values per block unless told otherwise (80 MB as float64): 10,000 samples of 1,000 taxa.
+CELLS_PER_CHUNK = 10_000_000
+_MIN_CHUNK, _MAX_CHUNK = 500, 100_000
 _HEAD_BYTES = 1 << 20
 _OPENERS = {"gzip": gzip.open, "bz2": bz2.open}
+
+
+def auto_chunk_size(n_columns: int) -> int:
+    """Return the samples per block that keep a block near :data:`CELLS_PER_CHUNK` values.
+
+    Examples
+    --------
+    >>> auto_chunk_size(1_000), auto_chunk_size(20_000), auto_chunk_size(50)
+    (10000, 500, 100000)
+    """
+    return int(min(_MAX_CHUNK, max(_MIN_CHUNK, CELLS_PER_CHUNK // max(n_columns, 1))))
 
 
 def _open_stream(source: Source) -> BinaryIO:
@@ -86,7 +98,7 @@ class TableChunks:
     columns : list of str
         The blocks' columns (canonical lineages or feature IDs).
     chunk_size : int
-        Samples per block.
+        Samples per block (chosen from the number of columns when not given).
     table : pandas.DataFrame or None
         The whole table, when it was read whole (not streamed).
     """
@@ -96,7 +108,7 @@ class TableChunks:
         source: Source,
         name: str,
         *,
-        chunk_size: int,
+        chunk_size: int | None,
         orientation: Orientation,
         taxonomy: Mapping[str, str] | None,
         head: bytes,
@@ -128,6 +140,8 @@ class TableChunks:
             self.columns = [str(c) for c in self.table.columns]
             self.n_samples = len(self.table)
         self.streamed = self.table is None
+        if self.chunk_size is None:
+            self.chunk_size = auto_chunk_size(len(self.columns))
 
     def _names(self, raw: list[str]) -> list[str]:
         check_unique(raw, "taxon", self.path)
@@ -269,6 +283,7 @@ class _TextLayout:
                     raise self._bad_cell(start, chunk_size) from None
                 samples = [str(s).strip() for s in frame[0].tolist()]
                 values = frame.iloc[:, 1:].to_numpy(dtype=np.float64)
+                del frame  # its column arrays; only one copy of a block stays alive
                 start += len(samples)
                 yield samples, values
 
@@ -353,7 +368,7 @@ class _ParquetLayout:
 def read_table_chunks(
     path: str | os.PathLike[str],
     *,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     format: str = "auto",
     orientation: Orientation = "auto",
     taxonomy: TaxonomyLike | None = None,
@@ -364,8 +379,9 @@ def read_table_chunks(
     ----------
     path : str or path-like
         Any table :func:`mlmicro.io.read_table` reads.
-    chunk_size : int
-        Samples per block.
+    chunk_size : int, optional
+        Samples per block; default :func:`auto_chunk_size` of the number of
+        columns (about 80 MB of values per block).
     format, orientation, taxonomy
         As for :func:`mlmicro.io.read_table`.
 
@@ -386,7 +402,7 @@ def read_table_chunks(
     >>> for block in read_table_chunks("cohort.tsv.gz", chunk_size=5000):  # doctest: +SKIP
     ...     print(block.shape)
     """
-    if not isinstance(chunk_size, int) or chunk_size < 1:
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise InvalidTableError(f"chunk_size must be a positive whole number, not {chunk_size!r}.")
     check_orientation(orientation)
     format = FORMAT_ALIASES.get(format, format)
