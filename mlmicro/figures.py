@@ -11,6 +11,7 @@ behind :func:`cv_curves`.
 
 from __future__ import annotations
 
+import textwrap
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -136,7 +137,7 @@ def bar(view: Explanation, *, max_display: int = 20) -> Figure:
     for text in ax.texts:  # shap writes each bar's value beside it
         text.set_color("#333333")
     ax.set_xlabel(f"mean |SHAP value| ({'log-odds' if len(view.classes) == 2 else 'margin'})")
-    ax.set_title(bar_legend(view), fontsize=9, loc="left")
+    ax.set_title(textwrap.fill(bar_legend(view), 80), fontsize=9, loc="left")
     fig.tight_layout()
     return _finish(fig)
 
@@ -189,8 +190,8 @@ def waterfall(view: Explanation, sample: str, *, max_display: int = 15) -> Figur
         label = view.labels.reindex([view.sample_ids[row]]).iloc[0]
         truth = f", true class {label}" if isinstance(label, str) else ""
     fig.axes[0].set_title(
-        f"sample {view.sample_ids[row]}: P({target}) = {probability:.2f}{truth}\n"
-        f"numbers left of the names: {value_label(view)}",
+        textwrap.fill(f"sample {view.sample_ids[row]}: P({target}) = {probability:.2f}{truth}", 70)
+        + f"\nnumbers left of the names: {value_label(view)}",
         fontsize=10,
         loc="left",
     )
@@ -212,7 +213,8 @@ def _draw_dependence(ax: Axes, view: Explanation, key: str) -> None:
         ax.set_xscale("symlog", linthresh=threshold)
         ax.set_xlim(left=-0.2 * threshold)
     ax.set_xlabel(value_label(view), fontsize=8)
-    ax.set_ylabel(_margin_label(view), fontsize=8)
+    units = "log-odds" if len(view.classes) == 2 else "margin"
+    ax.set_ylabel(f"SHAP value ({units})", fontsize=8)
     ax.set_title(str(view.features.at[key, "name"]), fontsize=9, style="italic")
     ax.tick_params(labelsize=7)
 
@@ -313,8 +315,10 @@ def cv_curves(table: pd.DataFrame, *, prevalence: dict[str, float] | None = None
     """
     fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(10.0, 4.2))
     palette = plt.get_cmap("tab10")
+    single = table["class"].nunique() == 1
     for i, (target, group) in enumerate(table.groupby("class", sort=False)):
-        colour = TOWARD if table["class"].nunique() == 1 else palette(i)
+        colour = TOWARD if single else palette(i)
+        prefix = "" if single else f"{textwrap.shorten(str(target), 24)}: "
         for ax, curve in ((roc_ax, "roc"), (pr_ax, "pr")):
             part = group[group["curve"] == curve]
             wide = part.pivot(index="x", columns="repeat", values="y")
@@ -336,13 +340,16 @@ def cv_curves(table: pd.DataFrame, *, prevalence: dict[str, float] | None = None
                 wide.mean(axis=1),
                 color=colour,
                 linewidth=2.0,
-                label=f"{target}: {name} {areas.mean():.3f}{spread} ({len(areas)} repeats)",
+                label=f"{prefix}{name} {areas.mean():.3f}{spread} ({len(areas)} repeats)",
             )
             if curve == "pr" and prevalence and target in prevalence:
                 ax.axhline(prevalence[target], color=colour, linestyle=":", linewidth=1.0)
     roc_ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=1.0)
-    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
-    pr_ax.set(xlabel="recall", ylabel="precision", title="precision-recall")
+    scored = f" (positive class: {table['class'].iloc[0]})" if single and len(table) else ""
+    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate")
+    roc_ax.set_title(textwrap.fill("ROC" + scored, 60), fontsize=10)
+    pr_ax.set(xlabel="recall", ylabel="precision")
+    pr_ax.set_title(textwrap.fill("precision-recall" + scored, 60), fontsize=10)
     for ax in (roc_ax, pr_ax):
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)

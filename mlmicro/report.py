@@ -262,6 +262,11 @@ def _e(value: object) -> str:
     return html.escape(str(value))
 
 
+def _breakable(text: str) -> str:
+    """Escape ``text`` and let long class names (``a_b+c_d``) wrap after ``+`` and ``_``."""
+    return _e(text).replace("+", "+<wbr>").replace("_", "_<wbr>")
+
+
 def _lineage_html(lineage: str) -> str:
     return "|<wbr>".join(_e(part) for part in str(lineage).split("|"))
 
@@ -362,7 +367,7 @@ def _direction_html(direction: str, target: str) -> str:
     if direction == "unclear":
         return '<span class="pill neutral">unclear</span>'
     css = "toward" if direction == target else "away"
-    return f'<span class="pill {css}">→ {_e(direction)}</span>'
+    return f'<span class="pill {css}">→ {_breakable(direction)}</span>'
 
 
 # --------------------------------------------------------------------- sections
@@ -523,7 +528,7 @@ def _strain_table(summary: pd.DataFrame, view: Explanation, top: int) -> str:
     head += [f"present in {c.removeprefix('prevalence_')}" for c in prevalence]
     head += [f"mean % in {c.removeprefix('mean_abundance_')}" for c in abundance]
     head += [f"CV top-{top} share"]
-    header = "".join(f"<th title='click to sort'>{_e(h)}</th>" for h in head)
+    header = "".join(f"<th title='click to sort'>{_breakable(h)}</th>" for h in head)
     rows = []
     shown = summary.head(TABLE_ROWS)
     for record in shown.to_dict(orient="records"):
@@ -643,10 +648,11 @@ white-space:nowrap}
 .scroll{max-height:640px;overflow:auto;border:1px solid #e3e3e3;border-radius:6px}
 .strains{width:100%}
 .strains thead th{position:sticky;top:0;background:#eef1f5;cursor:pointer;padding:6px 8px;
-text-align:right;font-weight:600;font-size:12.5px;white-space:nowrap;border-bottom:1px solid #ccd}
+text-align:right;font-weight:600;font-size:12.5px;max-width:130px;vertical-align:bottom;
+border-bottom:1px solid #ccd}
 .strains thead th:nth-child(2){text-align:left}
 .strains td{padding:5px 8px;border-bottom:1px solid #eee;text-align:right;vertical-align:top}
-.strains td:nth-child(2){text-align:left;max-width:520px}
+.strains td:nth-child(2){text-align:left;min-width:300px;max-width:520px}
 .strains tbody tr:hover{background:#f7fafc}
 .taxon{display:block;font-weight:600;font-style:italic}
 .lineage{display:block;font:11px/1.3 ui-monospace,Menlo,Consolas,monospace;color:#888;
@@ -654,7 +660,7 @@ word-break:break-word}
 .feature{display:block;font-size:11px;color:#999}
 .rho{display:block;font-size:11px;color:#888;margin-top:2px;white-space:nowrap}
 .pill{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;
-white-space:nowrap}
+max-width:170px;overflow-wrap:anywhere}
 .pill.toward{background:#fbe3e0;color:#a93226}.pill.away{background:#dcebf6;color:#1f618d}
 .pill.neutral{background:#eee;color:#666}
 .bar{display:inline-block;width:60px;height:8px;background:#eee;border-radius:4px;margin-right:6px;

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from mlmicro.cli import app
 from mlmicro.report import write_report
 
 runner = CliRunner()
+SCREENSHOT = Path(__file__).resolve().parents[1] / "benchmarks" / "screenshot_report.sh"
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +209,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     subprocess.run(
         [
             "bash",
-            "benchmarks/screenshot_report.sh",
+            str(SCREENSHOT),
             str(folder / "report.html"),
             str(shot),
             "2400",
