@@ -129,6 +129,8 @@ class Explanation:
     ) -> None:
         self._values = np.asarray(values, dtype=np.float64)  # (samples, outputs, features)
         self._base = np.asarray(base, dtype=np.float64).reshape(-1)  # (outputs,)
+        self._correlation: np.ndarray | None = None
+        self._views: list[Explanation] | None = None
         # the model's full output (samples, outputs), kept by single-class views
         self._margin = self._base[None, :] + self._values.sum(axis=2) if margin is None else margin
         self.features = features
@@ -203,10 +205,7 @@ class Explanation:
         True
         """
         if name in self.outputs:
-            if not self.is_multiclass:
-                return self
-            k = self.outputs.index(name)
-            return self._with(self._values[:, [k], :], self._base[[k]], outputs=[name])
+            return self.views()[self.outputs.index(name)]
         if not self.is_multiclass and name in self.classes:
             return self._with(-self._values, -self._base, outputs=[name])
         raise MetadataError(
@@ -216,7 +215,16 @@ class Explanation:
 
     def views(self) -> list[Explanation]:
         """One single-class view per explained output (one for a binary model)."""
-        return [self.for_class(name) for name in self.outputs]
+        if self._views is None:
+            self._views = (
+                [
+                    self._with(self._values[:, [k], :], self._base[[k]], outputs=[name])
+                    for k, name in enumerate(self.outputs)
+                ]
+                if self.is_multiclass
+                else [self]
+            )
+        return self._views
 
     def _with(self, values: np.ndarray, base: np.ndarray, *, outputs: list[str]) -> Explanation:
         return Explanation(
@@ -275,7 +283,9 @@ class Explanation:
                 parts.append(part)
             return pd.concat(parts, ignore_index=True)
         values = self._values[:, 0, :]
-        correlation = _column_spearman(self.data.to_numpy(dtype=np.float64), values)
+        if self._correlation is None:  # the slow part on large cohorts: compute it once
+            self._correlation = _column_spearman(self.data.to_numpy(dtype=np.float64), values)
+        correlation = self._correlation
         frame = self.features[["name", "lineage", "feature"]].copy()
         frame["mean_abs_shap"] = np.abs(values).mean(axis=0)
         frame["mean_shap"] = values.mean(axis=0)
