@@ -248,6 +248,7 @@ def rank_of(lineage: str) -> str | None:
     return RANKS[depth - 1] if depth else None
 
 
+@lru_cache(maxsize=200_000)
 def truncate_lineage(lineage: str, rank: str) -> str:
     """Cut a canonical lineage at ``rank``, padding a shallower one.
 
