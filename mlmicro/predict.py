@@ -433,6 +433,7 @@ def cohort_labels(model: Model, metadata: pd.DataFrame, label: str | None = None
     else:
         y = values[values.isin(model.classes)]
     y.name = label
+    y.index = pd.Index(y.index.astype(str), name="sample_id")
     return y.astype(object)
 
 
@@ -872,7 +873,7 @@ def predict_file(
     format, orientation, taxonomy
         As for :func:`mlmicro.read_table`.
     progress : bool
-        Show a progress bar on standard error.
+        Show a progress bar on standard error (when it is a terminal).
     on_coverage : callable, optional
         Called with the :class:`CoverageReport` once coverage passed, before
         predicting (the CLI prints it there).
@@ -921,7 +922,7 @@ def predict_file(
         total=chunks.n_samples,
         unit=" samples",
         desc="predicting",
-        disable=not progress,
+        disable=None if progress else True,  # None: only on a terminal
         file=sys.stderr,
         leave=False,
     )
