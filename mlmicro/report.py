@@ -367,7 +367,8 @@ def _direction_html(direction: str, target: str) -> str:
     if direction == "unclear":
         return '<span class="pill neutral">unclear</span>'
     css = "toward" if direction == target else "away"
-    return f'<span class="pill {css}">→ {_breakable(direction)}</span>'
+    text = _breakable(direction).replace(" ", "&nbsp;")
+    return f'<span class="pill {css}">→&nbsp;{text}</span>'
 
 
 # --------------------------------------------------------------------- sections
@@ -558,8 +559,10 @@ def _strain_table(summary: pd.DataFrame, view: Explanation, top: int) -> str:
             cells.append("<td data-v='-1'>–</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     more = ""
+    if len(view.classes) > 2:
+        more = " (Fold models rank taxa by mean |SHAP| over all classes.)"
     if len(summary) > len(shown):
-        more = f" The {len(summary) - len(shown)} less important features are in shap_summary.tsv."
+        more += f" The {len(summary) - len(shown)} less important features are in the TSV table."
     return f"""<div class="scroll"><table class="sortable strains"><thead><tr>{header}</tr></thead>
 <tbody>{"".join(rows)}</tbody></table></div>
 <p class="caption">Click a column to sort. Direction: the class the taxon pushes toward when it
