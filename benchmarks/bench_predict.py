@@ -174,7 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         "--chunk-size", type=int, default=None, help="default: mlmicro's own (auto) block size"
     )
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="--jobs values to time")
-    parser.add_argument("--top-strains", type=int, default=0, help="also time --top-strains K")
+    parser.add_argument(
+        "--top-strains",
+        type=int,
+        default=0,
+        help="also time --top-strains K (exact TreeSHAP; sizes up to 100,000 only)",
+    )
     parser.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI run")
     parser.add_argument("--workdir", type=Path, default=None, help="where to write the files")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
@@ -203,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             row["parse_arrow"] = child(_PARSE_ARROW, path)
             for jobs in args.jobs:
                 row[f"predict_j{jobs}"] = child(_PREDICT, model, path, out, chunk, jobs, 0)
-            if args.top_strains:
+            if args.top_strains and size <= 100_000:
                 row["top_strains"] = child(
                     _PREDICT, model, path, out, chunk, max(args.jobs), args.top_strains
                 )
@@ -248,7 +253,8 @@ def table(rows: list[dict], args: argparse.Namespace) -> str:
         rss = max(r[f"predict_j{jobs}"]["rss_mb"] for jobs in args.jobs)
         cells += [f"{r['parse_pandas']['rss_mb']:,.0f} MB", f"{rss:,.0f} MB"]
         if args.top_strains:
-            cells.append(f"{r['top_strains']['seconds']:.1f} s")
+            top = r.get("top_strains")
+            cells.append(f"{top['seconds']:.1f} s" if top else "-")
         if not args.no_cli:
             cells.append(f"{r['cli']['seconds']:.1f} s")
         lines.append("| " + " | ".join(cells) + " |")

@@ -39,10 +39,14 @@ prediction (empty label, ``NaN`` probabilities) and is counted in the report.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import ctypes
+import ctypes.util
 import gzip
 import io
 import os
+import platform
 import sys
 import time
 import warnings
@@ -523,14 +527,16 @@ class _Predictor:
 
     def __init__(self, model: Model, alignment: Alignment, *, top_strains: int, jobs: int) -> None:
         self.alignment = alignment
-        self.pipeline = copy.deepcopy(model.pipeline)
-        classifier = self.pipeline[-1]
-        if supports_contributions(self.pipeline):
+        # the classifier is copied so that setting its threads leaves the model as it was
+        classifier = copy.deepcopy(model.pipeline[-1])
+        self.classifier = Pipeline([("classifier", classifier)])
+        if supports_contributions(self.classifier):
             classifier.set_params(n_jobs=jobs)
             classifier.get_booster().set_param({"nthread": jobs})
         elif "n_jobs" in classifier.get_params():
             classifier.set_params(n_jobs=jobs)
-        self.steps = self.pipeline[1:-1] if len(self.pipeline) > 2 else None
+        # every step after the rank collapse (which the alignment replaces), frozen
+        self.steps = model.pipeline[1:-1] if len(model.pipeline) > 2 else None
         self.classes = list(model.classes)
         self.top = top_strains
         self.names = np.asarray(display_names(model.features_used), dtype=object)
@@ -556,7 +562,7 @@ class _Predictor:
             inputs = aligned if ok.all() else aligned[ok]
             features = self.steps.transform(inputs) if self.steps is not None else inputs
             del inputs, aligned  # free the block's copies before the classifier runs
-            proba[ok] = self.pipeline[-1].predict_proba(features)
+            proba[ok] = self.classifier.predict_proba(features)
             predicted = np.argmax(proba[ok], axis=1)
             labels[ok] = np.asarray(self.classes, dtype=object)[predicted]
             if self.top:
@@ -575,7 +581,7 @@ class _Predictor:
 
     def _top(self, features: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         frame = pd.DataFrame(features, columns=range(features.shape[1]))
-        values, _, _ = feature_contributions(self.pipeline, frame, features=frame)
+        values, _, _ = feature_contributions(self.classifier, frame, features=frame)
         if values.ndim == 3:  # multiclass: toward the predicted class
             values = values[np.arange(len(values)), predicted, :]
         k = min(self.top, values.shape[1])
@@ -598,6 +604,42 @@ class _Predictor:
 
 
 _END = object()
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
+_GLIBC_DEFAULT_THRESHOLD = 128 * 1024
+
+
+def _glibc() -> ctypes.CDLL | None:
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:  # pragma: no cover - glibc without a loadable libc
+        return None
+
+
+@contextlib.contextmanager
+def _reuse_freed_blocks() -> Iterator[None]:
+    """Let glibc reuse freed block-sized buffers during a prediction run.
+
+    Each block passes through several temporaries of ~80 MB (aligned,
+    closed, filtered). glibc serves allocations that large with fresh pages,
+    which the kernel zeroes on first touch -- as costly as the arithmetic
+    itself. Raising the mmap and trim thresholds for the run keeps freed
+    buffers in the heap for the next block; afterwards the defaults are set
+    again and the memory is returned to the system. Elsewhere a no-op.
+    """
+    libc = _glibc()
+    if libc is None:
+        yield
+        return
+    libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30)
+    libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+    try:
+        yield
+    finally:
+        libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_DEFAULT_THRESHOLD)
+        libc.mallopt(_M_TRIM_THRESHOLD, _GLIBC_DEFAULT_THRESHOLD)
+        libc.malloc_trim(0)
 
 
 def _prefetched(blocks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -745,11 +787,12 @@ def predict_table(
     abundance, scored = _AbundanceTally(), _LabelTally(labels, model.classes)
     parts = []
     step = auto_chunk_size(table.shape[1])
-    for start in range(0, len(table), step):
-        out, shares, empty = predictor.predict(table.iloc[start : start + step])
-        abundance.add(shares, empty)
-        scored.add(out)
-        parts.append(out)
+    with _reuse_freed_blocks():
+        for start in range(0, len(table), step):
+            out, shares, empty = predictor.predict(table.iloc[start : start + step])
+            abundance.add(shares, empty)
+            scored.add(out)
+            parts.append(out)
     predictions = pd.concat(parts, ignore_index=True).set_index("sample_id")
     predictions.index = pd.Index(predictions.index, dtype="str", name="sample_id")
     return PredictionResult(
@@ -927,7 +970,7 @@ def predict_file(
         leave=False,
     )
     n_samples = 0
-    with bar, atomic_write(output, mode=None) as temporary:
+    with bar, _reuse_freed_blocks(), atomic_write(output, mode=None) as temporary:
         writer = _Writer(temporary, output, predictor.columns)
         try:
             for block in stream:

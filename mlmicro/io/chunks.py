@@ -256,7 +256,6 @@ class _TextLayout:
             sep=self.sep,
             header=None,
             names=list(range(width)),
-            index_col=False,
             skiprows=self.skip,
             na_filter=False,
             skip_blank_lines=True,
@@ -271,7 +270,8 @@ class _TextLayout:
         dtypes: dict[int, type] = {j: np.float64 for j in range(1, width)}
         dtypes[0] = object
         start = 0
-        with self._reader(chunk_size, dtype=dtypes) as reader:
+        # sample IDs as the index: the values then come out as one float block
+        with self._reader(chunk_size, dtype=dtypes, index_col=0) as reader:
             while True:
                 try:
                     frame = next(reader)
@@ -281,15 +281,15 @@ class _TextLayout:
                     raise InvalidTableError(ragged_message(self.source, err, width)) from None
                 except (ValueError, TypeError):
                     raise self._bad_cell(start, chunk_size) from None
-                samples = [str(s).strip() for s in frame[0].tolist()]
-                values = frame.iloc[:, 1:].to_numpy(dtype=np.float64)
+                samples = [str(s).strip() for s in frame.index.tolist()]
+                values = frame.to_numpy(dtype=np.float64)
                 del frame  # its column arrays; only one copy of a block stays alive
                 start += len(samples)
                 yield samples, values
 
     def _bad_cell(self, start: int, chunk_size: int) -> InvalidTableError:
         width = len(self.header)
-        with self._reader(chunk_size, dtype=object) as reader:
+        with self._reader(chunk_size, dtype=object, index_col=False) as reader:
             for i, text in enumerate(reader):
                 if i * chunk_size >= start:
                     error = _first_bad_cell(
