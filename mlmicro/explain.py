@@ -569,7 +569,7 @@ def explain(
             )
         # the model's own preparation: the same matching of lineages as its predictions
         table = model._prepare(table)
-        table.index = table.index.astype(str)
+        table = table.set_axis(table.index.astype(str), axis=0)  # never the caller's frame
         labels = None if metadata is None else labels_from_metadata(model, metadata)
         cohort = "given cohort"
     rank_values = pipeline.named_steps["rank"].transform(table)

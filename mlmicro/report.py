@@ -47,6 +47,7 @@ import pandas as pd
 
 from mlmicro import figures
 from mlmicro.io import atomic_write, write_table
+from mlmicro.model.metrics import METRIC_LABELS
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -62,14 +63,6 @@ REPORT_FILE = "report.html"
 TABLE_ROWS = 100
 #: Dependence plots drawn per class view.
 DEPENDENCE_PLOTS = 6
-
-_METRIC_LABELS = {
-    "roc_auc": "AUROC",
-    "average_precision": "AUPRC",
-    "balanced_accuracy": "balanced accuracy",
-    "mcc": "MCC",
-    "brier": "Brier score",
-}
 
 
 # ---------------------------------------------------------------------- tables
@@ -449,7 +442,7 @@ def _card_section(model: Model, explanation: Explanation) -> str:
         )
     facts = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     metrics = []
-    for key, label in _METRIC_LABELS.items():
+    for key, label in METRIC_LABELS.items():
         m = card.get("cv_metrics", {}).get(key, {})
         if m.get("mean") is None:
             continue

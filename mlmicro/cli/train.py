@@ -12,16 +12,8 @@ from mlmicro.cli._common import FORMAT_HELP
 from mlmicro.io import read_metadata, read_table
 from mlmicro.model.api import train as train_model
 from mlmicro.model.bundle import card_path
-from mlmicro.model.metrics import METRICS
+from mlmicro.model.metrics import METRIC_LABELS, METRICS
 from mlmicro.model.model import Model
-
-_METRIC_LABELS = {
-    "roc_auc": "AUROC",
-    "average_precision": "AUPRC",
-    "balanced_accuracy": "balanced accuracy",
-    "mcc": "MCC",
-    "brier": "Brier score",
-}
 
 
 class ModelName(StrEnum):
@@ -51,7 +43,7 @@ def format_report(model: Model) -> str:
             continue
         lo, hi = m["ci95"]
         lines.append(
-            f"{_METRIC_LABELS[name]:<20}{m['mean']:>8.3f}{m['std']:>8.3f}   [{lo:.3f}, {hi:.3f}]"
+            f"{METRIC_LABELS[name]:<20}{m['mean']:>8.3f}{m['std']:>8.3f}   [{lo:.3f}, {hi:.3f}]"
         )
     if cv.get("per_study"):
         lines += ["", f"{'held-out study':<28}{'samples':>8}{'AUROC':>8}"]

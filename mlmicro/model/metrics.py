@@ -14,10 +14,18 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-__all__ = ["METRICS", "score", "summarize"]
+__all__ = ["METRICS", "METRIC_LABELS", "score", "summarize"]
 
 #: Metric names in report order.
 METRICS: tuple[str, ...] = ("roc_auc", "average_precision", "balanced_accuracy", "mcc", "brier")
+#: How reports name each metric.
+METRIC_LABELS: dict[str, str] = {
+    "roc_auc": "AUROC",
+    "average_precision": "AUPRC",
+    "balanced_accuracy": "balanced accuracy",
+    "mcc": "MCC",
+    "brier": "Brier score",
+}
 
 
 def score(
