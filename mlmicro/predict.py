@@ -388,14 +388,23 @@ def coverage_report(
 
 
 # ----------------------------------------------------------------------- labels
-def cohort_labels(model: Model, metadata: pd.DataFrame, label: str | None = None) -> pd.Series:
+def cohort_labels(
+    model: Model,
+    metadata: pd.DataFrame,
+    label: str | None = None,
+    *,
+    positive: Sequence[str] | None = None,
+    negative: Sequence[str] | None = None,
+) -> pd.Series:
     """Return the true class of each labelled sample, in the model's class names.
 
     Values are mapped as in training (the model card's ``task``): with
     ``positive_values``, those values form the positive class and
     ``negative_values`` (or, if none were given, every other value) the
     negative one; values in neither are left out. A multiclass model keeps
-    values that are one of its classes.
+    values that are one of its classes. Another cohort may spell its labels
+    differently (``no`` for ``Control``): ``positive`` / ``negative`` then
+    name its values for the model's two classes.
 
     Parameters
     ----------
@@ -404,6 +413,9 @@ def cohort_labels(model: Model, metadata: pd.DataFrame, label: str | None = None
         Sample metadata indexed by sample ID.
     label : str, optional
         The label column; default the one the model was trained on.
+    positive, negative : sequence of str, optional
+        The cohort's values for the model's positive and negative class
+        (binary models; default the model card's).
 
     Returns
     -------
@@ -413,7 +425,11 @@ def cohort_labels(model: Model, metadata: pd.DataFrame, label: str | None = None
     Raises
     ------
     MetadataError
-        If the column is missing.
+        If the column is missing, or ``positive`` is given for a multiclass model.
+
+    Examples
+    --------
+    >>> cohort_labels(model, metadata, "Var", positive=["CD"], negative=["no"])  # doctest: +SKIP
     """
     task = model.card.get("task", {})
     label = label or task.get("label")
@@ -423,12 +439,23 @@ def cohort_labels(model: Model, metadata: pd.DataFrame, label: str | None = None
             f"Label column {label!r} is not in the sample metadata (columns: {columns}); "
             "pass --label with one of these."
         )
+    binary = model.positive_class is not None and len(model.classes) == 2
+    if (positive or negative) and not binary:
+        raise MetadataError(
+            "--positive/--negative map labels onto a binary model's classes, but this model "
+            f"has {len(model.classes)} classes ({', '.join(model.classes)}); leave them out."
+        )
+    if negative and not positive:
+        raise MetadataError("--negative needs --positive too; name the positive class values.")
     raw = metadata[label]
     labelled = raw.notna() & (raw.astype(str).str.strip() != "")
     values = _as_text(raw[labelled])
-    positive = [str(v) for v in task.get("positive_values") or []]
-    negative = [str(v) for v in task.get("negative_values") or []]
-    if positive and model.positive_class is not None and len(model.classes) == 2:
+    if positive:
+        positive, negative = [str(v) for v in positive], [str(v) for v in negative or []]
+    else:
+        positive = [str(v) for v in task.get("positive_values") or []]
+        negative = [str(v) for v in task.get("negative_values") or []]
+    if positive and binary:
         negative_class = next(c for c in model.classes if c != model.positive_class)
         if negative:
             values = values[values.isin(positive + negative)]
@@ -474,8 +501,11 @@ class Validation:
             f"({counts})"
             + (f"; {self.n_unscored} labelled samples not scored" if self.n_unscored else "")
         ]
+        missing = [c for c, n in self.class_counts.items() if n == 0]
         for key, name in _VALIDATION_METRICS.items():
-            lines.append(f"  {name:<18} {self.metrics[key]:.3f}")
+            value = self.metrics[key]
+            shown = f"{value:.3f}" if np.isfinite(value) else f"n/a (no {', '.join(missing)})"
+            lines.append(f"  {name:<18} {shown}")
         return "\n".join(lines)
 
 
@@ -709,14 +739,18 @@ def _labels_from(
     metadata: pd.DataFrame | str | os.PathLike[str] | None,
     label: str | None,
     sample_id_column: str | None = None,
+    positive: Sequence[str] | None = None,
+    negative: Sequence[str] | None = None,
 ) -> pd.Series | None:
     if metadata is None:
-        if label is not None:
-            raise MetadataError("--label needs --metadata, the file holding that column.")
+        if label is not None or positive or negative:
+            raise MetadataError(
+                "--label, --positive and --negative need --metadata, the file holding the labels."
+            )
         return None
     if not isinstance(metadata, pd.DataFrame):
         metadata = read_metadata(metadata, sample_id_column=sample_id_column)
-    return cohort_labels(model, metadata, label)
+    return cohort_labels(model, metadata, label, positive=positive, negative=negative)
 
 
 def predict_table(
@@ -725,6 +759,8 @@ def predict_table(
     *,
     metadata: pd.DataFrame | str | os.PathLike[str] | None = None,
     label: str | None = None,
+    positive: Sequence[str] | None = None,
+    negative: Sequence[str] | None = None,
     top_strains: int = 0,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
     jobs: int = 1,
@@ -742,6 +778,9 @@ def predict_table(
         Sample metadata with known labels, for external validation.
     label : str, optional
         Its label column; default the column the model was trained on.
+    positive, negative : sequence of str, optional
+        The cohort's label values for the model's positive and negative class,
+        when they are spelled differently from training (see :func:`cohort_labels`).
     top_strains : int
         Add the ``top_strains`` taxa with the largest SHAP values per sample
         (XGBoost models only).
@@ -777,7 +816,7 @@ def predict_table(
             f"The sample ID {sample!r} appears more than once in the table; give each sample "
             "a unique ID."
         )
-    labels = _labels_from(model, metadata, label)
+    labels = _labels_from(model, metadata, label, positive=positive, negative=negative)
     alignment = align_columns(
         table.columns, model.features, rank=model.rank, totals=values.sum(axis=0)
     )
@@ -874,6 +913,8 @@ def predict_file(
     metadata: pd.DataFrame | str | os.PathLike[str] | None = None,
     label: str | None = None,
     sample_id_column: str | None = None,
+    positive: Sequence[str] | None = None,
+    negative: Sequence[str] | None = None,
     top_strains: int = 0,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
     chunk_size: int | None = None,
@@ -900,7 +941,7 @@ def predict_file(
         Any table :func:`mlmicro.read_table` reads.
     output : path
         ``.tsv``, ``.csv`` (optionally ``.gz``) or ``.parquet``.
-    metadata, label, sample_id_column
+    metadata, label, sample_id_column, positive, negative
         Known labels for external validation (see :func:`predict_table`).
     top_strains, min_coverage
         See :func:`predict_table`.
@@ -938,7 +979,7 @@ def predict_file(
     model = _as_model(model)
     _check_top_strains(model, top_strains)
     threads = _threads(jobs)
-    labels = _labels_from(model, metadata, label, sample_id_column)
+    labels = _labels_from(model, metadata, label, sample_id_column, positive, negative)
     chunks = read_table_chunks(
         table, chunk_size=chunk_size, format=format, orientation=orientation, taxonomy=taxonomy
     )

@@ -202,6 +202,8 @@ def test_multiclass_top_strains_point_toward_the_predicted_class(cohort, new_coh
     result = predict_table(
         multi, new_cohort.table, top_strains=2, metadata=three_way(new_cohort.metadata)
     )
+    with pytest.raises(MetadataError, match="binary model's classes"):
+        cohort_labels(multi, three_way(new_cohort.metadata), positive=["CD"])
     table = result.predictions
     assert [f"probability_{c}" for c in multi.classes] == table.columns[1:4].tolist()
     values, _, features = feature_contributions(multi.pipeline, new_cohort.table)
@@ -237,6 +239,28 @@ def test_cohort_labels_map_values_like_training(cohort):
     assert labels.to_dict() == {"a": "CD", "b": "control", "c": "control"}
     with pytest.raises(MetadataError, match="not in the sample metadata"):
         cohort_labels(model, meta, "disease")
+
+
+def test_other_label_spellings_map_onto_the_models_classes(model, new_cohort):
+    meta = new_cohort.metadata.assign(
+        status=new_cohort.metadata["diagnosis"].map({"CD": "crohn", "control": "healthy"})
+    )
+    labels = cohort_labels(model, meta, "status", positive=["crohn"], negative=["healthy"])
+    assert labels.to_dict() == meta["diagnosis"].to_dict()
+    result = predict_table(
+        model,
+        new_cohort.table,
+        metadata=meta,
+        label="status",
+        positive=["crohn"],
+        negative=["healthy"],
+    )
+    direct = predict_table(model, new_cohort.table, metadata=new_cohort.metadata)
+    assert result.validation.metrics == pytest.approx(direct.validation.metrics)
+    with pytest.raises(MetadataError, match="need --metadata"):
+        predict_table(model, new_cohort.table, positive=["crohn"])
+    one_class = cohort_labels(model, meta, "status")  # card values: nothing matches
+    assert one_class.empty
 
 
 def test_no_labelled_sample_warns(model, new_cohort):

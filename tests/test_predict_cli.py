@@ -223,6 +223,25 @@ def test_top_strains_of_a_forest_are_refused(setup, tmp_path):
     _no_output(tmp_path)
 
 
+def test_validation_with_other_label_spellings_and_a_single_class(setup, tmp_path):
+    meta = pd.read_csv(setup["metadata"], sep="\t", index_col=0)
+    meta["status"] = meta["diagnosis"].map({"CD": "yes", "control": "no"})
+    path = tmp_path / "meta.tsv"
+    meta.to_csv(path, sep="\t")
+    args = [setup["bundle"], setup["table"], "-o", tmp_path / "o.tsv", "--no-progress"]
+    result = run(
+        *args, "--metadata", path, "--label", "status", "--positive", "yes", "--negative", "no"
+    )
+    assert result.exit_code == 0, result.output
+    assert "AUROC" in result.stderr and "n/a" not in result.stderr
+    meta[meta["diagnosis"] == "CD"].to_csv(path, sep="\t")
+    result = run(*args, "--force", "--metadata", path)
+    assert result.exit_code == 0, result.output
+    assert "AUROC              n/a (no control)" in result.stderr
+    error = one_line_error(run(*args, "--force", "--label", "status"))
+    assert "need --metadata" in error
+
+
 def test_an_unknown_output_extension_is_refused_before_reading(setup, tmp_path):
     error = one_line_error(run(setup["bundle"], setup["table"], "-o", tmp_path / "out.xlsx"))
     assert "output format" in error

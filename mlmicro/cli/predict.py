@@ -41,6 +41,15 @@ def predict(
     sample_id_column: str | None = typer.Option(
         None, "--sample-id-column", help="Metadata column holding the sample IDs (default: first)."
     ),
+    positive: list[str] | None = typer.Option(
+        None,
+        "--positive",
+        help="Label value(s) of --metadata meaning the model's positive class, when spelled "
+        "unlike in training (repeatable; default: the model card's).",
+    ),
+    negative: list[str] | None = typer.Option(
+        None, "--negative", help="Label value(s) meaning the model's negative class (repeatable)."
+    ),
     top_strains: int = typer.Option(
         0,
         "--top-strains",
@@ -94,6 +103,8 @@ def predict(
             metadata=metadata,
             label=label,
             sample_id_column=sample_id_column,
+            positive=positive or None,
+            negative=negative or None,
             top_strains=top_strains,
             min_coverage=min_coverage,
             chunk_size=chunk_size,
