@@ -649,6 +649,7 @@ border-bottom:1px solid #ccd}
 .strains thead th:nth-child(2){text-align:left}
 .strains td{padding:5px 8px;border-bottom:1px solid #eee;text-align:right;vertical-align:top}
 .strains td:nth-child(2){text-align:left;min-width:300px;max-width:520px}
+.strains td:nth-child(4){min-width:110px}
 .strains tbody tr:hover{background:#f7fafc}
 .taxon{display:block;font-weight:600;font-style:italic}
 .lineage{display:block;font:11px/1.3 ui-monospace,Menlo,Consolas,monospace;color:#888;
@@ -656,7 +657,7 @@ word-break:break-word}
 .feature{display:block;font-size:11px;color:#999}
 .rho{display:block;font-size:11px;color:#888;margin-top:2px;white-space:nowrap}
 .pill{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;
-max-width:170px;overflow-wrap:anywhere}
+max-width:170px}
 .pill.toward{background:#fbe3e0;color:#a93226}.pill.away{background:#dcebf6;color:#1f618d}
 .pill.neutral{background:#eee;color:#666}
 .bar{display:inline-block;width:60px;height:8px;background:#eee;border-radius:4px;margin-right:6px;
