@@ -8,7 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
-from test_explain_helpers import planted, small
+from explain_helpers import planted, small
 
 from mlmicro import figures  # noqa: F401  (imports shap with its import-time warnings silenced)
 from mlmicro.exceptions import (

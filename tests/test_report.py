@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_explain_helpers import planted, small
+from explain_helpers import planted, small
 from typer.testing import CliRunner
 
 from mlmicro.cli import app
