@@ -345,7 +345,8 @@ class Alignment:
         -------
         ndarray of shape (n_samples,)
         """
-        totals = np.asarray(values, dtype=np.float64) @ self._counted_weights
+        # einsum, not a BLAS product: no extra threads behind the caller's back
+        totals = np.einsum("ij,j->i", np.asarray(values, dtype=np.float64), self._counted_weights)
         mapped = aligned if aligned.ndim == 1 else aligned.sum(axis=1)
         return np.divide(mapped, totals, out=np.zeros_like(mapped), where=totals > 0)
 

@@ -51,7 +51,6 @@ import sys
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from itertools import chain
 from pathlib import Path
@@ -633,7 +632,6 @@ class _Predictor:
         return names, shap
 
 
-_END = object()
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 _GLIBC_DEFAULT_THRESHOLD = 128 * 1024
 
@@ -670,18 +668,6 @@ def _reuse_freed_blocks() -> Iterator[None]:
         libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_DEFAULT_THRESHOLD)
         libc.mallopt(_M_TRIM_THRESHOLD, _GLIBC_DEFAULT_THRESHOLD)
         libc.malloc_trim(0)
-
-
-def _prefetched(blocks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """Read the next block in a thread while the current one is predicted."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(next, blocks, _END)
-        while True:
-            block = pending.result()
-            if block is _END:
-                return
-            pending = pool.submit(next, blocks, _END)
-            yield block
 
 
 @dataclass(frozen=True)
@@ -950,8 +936,9 @@ def predict_file(
         about 10 million values per block (10,000 samples of 1,000 taxa), see
         :func:`mlmicro.io.chunks.auto_chunk_size`.
     jobs : int
-        Threads (-1: all cores): the classifier (and TreeSHAP) use them, and
-        the next block is read while the current one is predicted.
+        Threads of the classifier and of TreeSHAP (-1: all cores). TreeSHAP
+        (``top_strains``) scales with them; plain prediction is bound by
+        parsing the table, which stays on one core.
     force : bool
         Overwrite an existing ``output``.
     format, orientation, taxonomy
@@ -990,7 +977,7 @@ def predict_file(
         chunks.columns,
         model.features,
         rank=model.rank,
-        totals=whole.to_numpy(dtype=np.float64).sum(axis=0),
+        totals=whole.sum(axis=0).to_numpy(dtype=np.float64),
     )
     report = _feature_coverage(model, alignment, min_coverage)
     _check_coverage(report, alignment, str(table))
@@ -1000,8 +987,6 @@ def predict_file(
     abundance, scored = _AbundanceTally(), _LabelTally(labels, model.classes)
     counts = dict.fromkeys(model.classes, 0)
     stream: Iterable[pd.DataFrame] = chain([first], blocks)
-    if threads > 1 and chunks.streamed:
-        stream = _prefetched(iter(stream))
     bar = tqdm(
         total=chunks.n_samples,
         unit=" samples",

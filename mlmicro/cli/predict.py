@@ -73,7 +73,10 @@ def predict(
         "e.g. 10,000 samples of 1,000 taxa).",
     ),
     jobs: int = typer.Option(
-        1, "--jobs", "-j", help="Threads for the classifier and reading ahead (-1: all cores)."
+        1,
+        "--jobs",
+        "-j",
+        help="Threads for the classifier and TreeSHAP (-1: all cores); speeds up --top-strains.",
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
     input_format: str = typer.Option("auto", "--format", help=FORMAT_HELP),
