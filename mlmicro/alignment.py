@@ -251,7 +251,8 @@ class Alignment:
         Whether a column's abundance counts toward a sample's total at the
         model's rank (inner rows of a hierarchical table do not).
     renamed : int
-        Columns matched only by completion or by their deepest names.
+        Model features found only through a partial name that had to be
+        completed or through their deepest names (not by the full lineage).
     table_taxa : int
         Distinct taxa of the table at the model's rank.
     """
@@ -417,9 +418,14 @@ def align_columns(
     taxa = sorted({t for t, ok in zip(at_rank, has_lineage, strict=True) if t is not None and ok})
     matches = match_taxa(taxa, features)
     targets = [matches.get(t) if t is not None else None for t in at_rank]
-    renamed = sum(
-        target is not None and (target != fixed or lineage != name)
-        for target, fixed, lineage, name in zip(targets, at_rank, lineages, canonical, strict=True)
+    renamed = len(
+        {
+            target
+            for target, fixed, lineage, name in zip(
+                targets, at_rank, lineages, canonical, strict=True
+            )
+            if target is not None and (target != fixed or lineage != name)
+        }
     )
     n_taxa = len(taxa) + sum(
         1 for t, ok, c in zip(at_rank, has_lineage, counted, strict=True) if c and not ok

@@ -208,8 +208,9 @@ class CoverageReport:
     unknown_taxa : int
         Of those, taxa the model does not know (dropped).
     renamed : int
-        Columns matched by completing a partial name or by their deepest
-        names rather than by their full lineage.
+        Model taxa found only through a partial name that had to be completed
+        (a species or bare name) or through their deepest names (other upper
+        ranks), not by their full lineage.
     missing : pandas.DataFrame
         Model taxa the cohort lacks, most important first: ``taxon``
         (lineage), ``name`` (display name), ``importance``.
@@ -256,8 +257,9 @@ class CoverageReport:
             f"coverage: {self.n_found} of {self.n_features} model taxa ({rank} rank) found "
             f"({self.feature_share:.1%}), carrying {self.importance_share:.1%} of the model's "
             f"importance ({self.importance_basis}; minimum {self.min_coverage:.0%})",
-            f"  cohort taxa at {rank} rank: {self.table_taxa}, of which {self.unknown_taxa} "
-            f"unknown to the model (dropped); {self.renamed} matched across naming styles",
+            f"  cohort taxa at {rank} rank: {self.table_taxa}; {self.n_found} are model taxa "
+            f"({self.renamed} of them matched across naming styles), {self.unknown_taxa} "
+            "unknown to the model (dropped)",
         ]
         if self.abundance_share_mean is not None:
             lines.append(

@@ -88,6 +88,17 @@ def test_a_metaphlan_hierarchy_is_not_counted_twice():
     assert alignment.abundance_share(values, aligned).tolist() == [1.0]
 
 
+def test_renamed_counts_model_taxa_reached_by_name():
+    columns = [
+        FAECALI + "|t__A",  # exact lineage, deeper: not renamed
+        "Roseburia hominis",  # bare name: completed
+        BACTEROIDES.replace("p__Bacteroidetes", "p__Bacteroidota") + "|t__B",  # other phylum
+        BACTEROIDES.replace("p__Bacteroidetes", "p__Bacteroidota") + "|t__C",
+    ]
+    alignment = align_columns(columns, SPECIES, rank="species")
+    assert alignment.renamed == 2 and alignment.n_found == 3
+
+
 def test_missing_taxa_are_absent_and_unknown_taxa_are_dropped():
     columns = [ROSEBURIA, "k__Bacteria|p__Proteobacteria|g__Escherichia|s__Escherichia_coli"]
     alignment = align_columns(columns, SPECIES, rank="species")

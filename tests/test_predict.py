@@ -111,7 +111,7 @@ def test_taxa_as_rows_and_other_naming_styles_predict_the_same(model, new_cohort
     np.testing.assert_allclose(
         written.loc[expected.index, "probability_CD"], expected["probability_CD"], rtol=1e-12
     )
-    # every matched column was a bare name, so every match counts as renamed
+    # every matched column was a bare name, so every model taxon found counts as renamed
     assert run.coverage.renamed == run.coverage.n_found > 0
 
 
