@@ -29,21 +29,25 @@ def one_line_error(result) -> str:
     return errors[0]
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("predict_cli")
-    train = simulate_cohort(n_subjects=40, seed=1)
-    model = mlmicro.train(
-        train.table,
-        train.metadata,
+def train(seed: int, **options) -> mlmicro.Model:
+    cohort = simulate_cohort(n_subjects=40, seed=seed)
+    return mlmicro.train(
+        cohort.table,
+        cohort.metadata,
         label="diagnosis",
         positive=["CD"],
-        negative=["control"],
         group="subject_id",
         config="fast",
         jobs=1,
         **{"cv.folds": 3},
+        **options,
     )
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("predict_cli")
+    model = train(1, negative=["control"])
     bundle = model.save(folder / "model.joblib")
     new = simulate_cohort(n_subjects=25, seed=5)
     table = folder / "cohort.tsv"
@@ -203,18 +207,7 @@ def test_a_bad_cell_in_a_later_block_leaves_no_partial_output(setup, tmp_path):
 
 
 def test_top_strains_of_a_forest_are_refused(setup, tmp_path):
-    train = simulate_cohort(n_subjects=30, seed=2)
-    forest = mlmicro.train(
-        train.table,
-        train.metadata,
-        label="diagnosis",
-        positive=["CD"],
-        group="subject_id",
-        config="fast",
-        model="random-forest",
-        jobs=1,
-        **{"cv.folds": 3},
-    )
+    forest = train(2, model="random-forest")
     bundle = forest.save(tmp_path / "forest.joblib")
     error = one_line_error(
         run(bundle, setup["table"], "-o", tmp_path / "out.tsv", "--top-strains", "3")

@@ -32,7 +32,7 @@ import pandas as pd
 from mlmicro.exceptions import InputFileError, InvalidTableError, UnknownFormatError
 from mlmicro.io._matrix import _first_bad_cell, ragged_message, split_line
 from mlmicro.io._orientation import Orientation, check_orientation, detect_orientation
-from mlmicro.io._sniff import header_lines, sniff_format
+from mlmicro.io._sniff import header_lines
 from mlmicro.io._source import Source, decode_text, open_source
 from mlmicro.io._table import (
     SAMPLE_INDEX_NAME,
@@ -42,7 +42,7 @@ from mlmicro.io._table import (
 )
 from mlmicro.io._validate import check_nonzero_samples, check_unique, check_values
 from mlmicro.io.feature_taxonomy import TaxonomyLike, resolve_taxonomy
-from mlmicro.io.tables import FORMAT_ALIASES, FORMATS, read_table
+from mlmicro.io.tables import FORMAT_ALIASES, FORMATS, _detect, _supported, read_table
 
 __all__ = ["CELLS_PER_CHUNK", "auto_chunk_size", "TableChunks", "read_table_chunks"]
 
@@ -408,18 +408,13 @@ def read_table_chunks(
     format = FORMAT_ALIASES.get(format, format)
     if format != "auto" and format not in FORMATS:
         raise UnknownFormatError(
-            f"Unknown table format {format!r}; use one of: auto, {', '.join(FORMATS)}."
+            f"Unknown table format {format!r}; use one of: auto, {_supported()}."
         )
     source = open_source(path)
     head = _head(source)
     if format == "auto":
-        sniffed = sniff_format(Source(path=source.path, compression=None, _data=head))
-        if sniffed is None:
-            raise UnknownFormatError(
-                f"Cannot tell the format of {source.name} from its content; pass it with "
-                f"--format (format=...), one of: {', '.join(FORMATS)}."
-            )
-        format = sniffed
+        # sniff the decompressed head only: a large .gz is never inflated whole here
+        format = _detect(Source(path=source.path, compression=None, _data=head))
     return TableChunks(
         source,
         format,
