@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "TrainConfig": "mlmicro.config",
     "load_config": "mlmicro.config",
     "load_model": "mlmicro.model.bundle",
+    "predict_table": "mlmicro.predict",
     "save_model": "mlmicro.model.bundle",
     "read_metadata": "mlmicro.io",
     "read_table": "mlmicro.io",
@@ -46,6 +47,7 @@ __all__ = [
     "TrainConfig",
     "load_config",
     "load_model",
+    "predict_table",
     "read_metadata",
     "read_table",
     "save_model",
@@ -61,6 +63,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mlmicro.model.api import train
     from mlmicro.model.bundle import load_model, save_model
     from mlmicro.model.model import Model
+    from mlmicro.predict import predict_table
     from mlmicro.transforms.table import transform_table
 
 
