@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from explain_helpers import planted, small
 from matplotlib.figure import Figure
 from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
-from explain_helpers import planted, small
 
 from mlmicro import figures  # noqa: F401  (imports shap with its import-time warnings silenced)
 from mlmicro.exceptions import (

@@ -192,7 +192,9 @@ def test_clr_pipeline_and_tuning(cohort):
         label="diagnosis",
         positive=["CD"],
         group="subject_id",
-        config=load_config("clr").override(**{"cv.folds": 3, "cv.repeats": 1, "cv.tune": True, "cv.inner_folds": 2}),
+        config=load_config("clr").override(
+            **{"cv.folds": 3, "cv.repeats": 1, "cv.tune": True, "cv.inner_folds": 2}
+        ),
         xgboost={"n_estimators": 10, "num_parallel_tree": 2},
     )
     assert "zeros" in model.pipeline.named_steps and "transform" in model.pipeline.named_steps
