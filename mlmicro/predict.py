@@ -76,7 +76,7 @@ from mlmicro.io.feature_taxonomy import TaxonomyLike
 from mlmicro.io.writers import _extension
 from mlmicro.model.bundle import load_model
 from mlmicro.model.contributions import feature_contributions, supports_contributions
-from mlmicro.model.labels import _as_text
+from mlmicro.model.labels import label_values
 from mlmicro.model.metrics import score
 from mlmicro.model.model import Model
 from mlmicro.taxonomy import display_names
@@ -434,12 +434,7 @@ def cohort_labels(
     """
     task = model.card.get("task", {})
     label = label or task.get("label")
-    if label is None or label not in metadata.columns:
-        columns = ", ".join(map(str, metadata.columns[:12]))
-        raise MetadataError(
-            f"Label column {label!r} is not in the sample metadata (columns: {columns}); "
-            "pass --label with one of these."
-        )
+    values = label_values(metadata, label)
     binary = model.positive_class is not None and len(model.classes) == 2
     if (positive or negative) and not binary:
         raise MetadataError(
@@ -448,9 +443,6 @@ def cohort_labels(
         )
     if negative and not positive:
         raise MetadataError("--negative needs --positive too; name the positive class values.")
-    raw = metadata[label]
-    labelled = raw.notna() & (raw.astype(str).str.strip() != "")
-    values = _as_text(raw[labelled])
     if positive:
         positive, negative = [str(v) for v in positive], [str(v) for v in negative or []]
     else:

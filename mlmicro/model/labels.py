@@ -9,7 +9,7 @@ import pandas as pd
 
 from mlmicro.exceptions import MetadataError
 
-__all__ = ["Target", "make_target"]
+__all__ = ["Target", "label_values", "make_target"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,25 @@ def _as_text(values: pd.Series) -> pd.Series:
         if (numbers == numbers.round()).all():
             return numbers.astype(int).astype(str)
     return values.astype(str).str.strip()
+
+
+def label_values(metadata: pd.DataFrame, label: str | None) -> pd.Series:
+    """Return the non-empty values of column ``label`` as text, indexed by sample ID.
+
+    Raises
+    ------
+    MetadataError
+        If the column is missing.
+    """
+    if label is None or label not in metadata.columns:
+        columns = ", ".join(map(str, metadata.columns[:12]))
+        raise MetadataError(
+            f"Label column {label!r} is not in the sample metadata (columns: {columns}); "
+            "pass --label with one of these."
+        )
+    raw = metadata[label]
+    labelled = raw.notna() & (raw.astype(str).str.strip() != "")
+    return _as_text(raw[labelled])
 
 
 def make_target(
@@ -80,15 +99,7 @@ def make_target(
     >>> t.classes, t.positive_class, t.dropped
     (['control', 'CD+UC'], 'CD+UC', ['d'])
     """
-    if label not in metadata.columns:
-        columns = ", ".join(map(str, metadata.columns[:12]))
-        raise MetadataError(
-            f"Label column {label!r} is not in the sample metadata (columns: {columns}); "
-            "pass --label with one of these."
-        )
-    raw = metadata[label]
-    labelled = raw.notna() & (raw.astype(str).str.strip() != "")
-    values = _as_text(raw[labelled])
+    values = label_values(metadata, label)
     present = set(values)
     for given in [*(positive or []), *(negative or [])]:
         if given not in present:
