@@ -72,10 +72,28 @@ _GENERA: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "Bacteria|Bacteroidetes|Bacteroidia|Bacteroidales|Bacteroidaceae|Bacteroides",
         (
-            "vulgatus", "uniformis", "fragilis", "thetaiotaomicron", "ovatus", "caccae",
-            "stercoris", "dorei", "massiliensis", "cellulosilyticus", "eggerthii",
-            "plebeius", "coprocola", "finegoldii", "intestinalis", "xylanisolvens",
-            "salyersiae", "faecis", "clarus", "nordii", "coprophilus", "fluxus",
+            "vulgatus",
+            "uniformis",
+            "fragilis",
+            "thetaiotaomicron",
+            "ovatus",
+            "caccae",
+            "stercoris",
+            "dorei",
+            "massiliensis",
+            "cellulosilyticus",
+            "eggerthii",
+            "plebeius",
+            "coprocola",
+            "finegoldii",
+            "intestinalis",
+            "xylanisolvens",
+            "salyersiae",
+            "faecis",
+            "clarus",
+            "nordii",
+            "coprophilus",
+            "fluxus",
         ),
     ),
     (
@@ -325,9 +343,20 @@ _GENERA: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "Bacteria|Firmicutes|Bacilli|Lactobacillales|Streptococcaceae|Streptococcus",
         (
-            "salivarius", "thermophilus", "parasanguinis", "mitis", "oralis", "gordonii",
-            "vestibularis", "anginosus", "sanguinis", "australis", "infantis", "mutans",
-            "gallolyticus", "lutetiensis",
+            "salivarius",
+            "thermophilus",
+            "parasanguinis",
+            "mitis",
+            "oralis",
+            "gordonii",
+            "vestibularis",
+            "anginosus",
+            "sanguinis",
+            "australis",
+            "infantis",
+            "mutans",
+            "gallolyticus",
+            "lutetiensis",
         ),
     ),
     ("Bacteria|Firmicutes|Bacilli|Lactobacillales|Streptococcaceae|Lactococcus", ("lactis",)),
@@ -353,8 +382,7 @@ _GENERA: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     # Firmicutes: Erysipelotrichia
     (
-        "Bacteria|Firmicutes|Erysipelotrichia|Erysipelotrichales|Erysipelotrichaceae|"
-        "Holdemanella",
+        "Bacteria|Firmicutes|Erysipelotrichia|Erysipelotrichales|Erysipelotrichaceae|Holdemanella",
         ("Eubacterium_biforme",),
     ),
     (
@@ -367,8 +395,7 @@ _GENERA: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("filiformis",),
     ),
     (
-        "Bacteria|Firmicutes|Erysipelotrichia|Erysipelotrichales|Erysipelotrichaceae|"
-        "Turicibacter",
+        "Bacteria|Firmicutes|Erysipelotrichia|Erysipelotrichales|Erysipelotrichaceae|Turicibacter",
         ("sanguinis",),
     ),
     (
@@ -377,13 +404,11 @@ _GENERA: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("mitsuokai",),
     ),
     (
-        "Bacteria|Firmicutes|Erysipelotrichia|Erysipelotrichales|Erysipelotrichaceae|"
-        "Coprobacillus",
+        "Bacteria|Firmicutes|Erysipelotrichia|Erysipelotrichales|Erysipelotrichaceae|Coprobacillus",
         ("cateniformis",),
     ),
     (
-        "Bacteria|Firmicutes|Erysipelotrichia|Erysipelotrichales|Erysipelotrichaceae|"
-        "Faecalitalea",
+        "Bacteria|Firmicutes|Erysipelotrichia|Erysipelotrichales|Erysipelotrichaceae|Faecalitalea",
         ("Eubacterium_cylindroides",),
     ),
     (
@@ -391,8 +416,7 @@ _GENERA: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("fastidiosa",),
     ),
     (
-        "Bacteria|Firmicutes|Erysipelotrichia|Erysipelotrichales|Erysipelotrichaceae|"
-        "Solobacterium",
+        "Bacteria|Firmicutes|Erysipelotrichia|Erysipelotrichales|Erysipelotrichaceae|Solobacterium",
         ("moorei",),
     ),
     # Actinobacteria
@@ -400,8 +424,15 @@ _GENERA: tuple[tuple[str, tuple[str, ...]], ...] = (
         "Bacteria|Actinobacteria|Actinobacteria|Bifidobacteriales|Bifidobacteriaceae|"
         "Bifidobacterium",
         (
-            "adolescentis", "longum", "bifidum", "breve", "pseudocatenulatum", "catenulatum",
-            "angulatum", "dentium", "animalis",
+            "adolescentis",
+            "longum",
+            "bifidum",
+            "breve",
+            "pseudocatenulatum",
+            "catenulatum",
+            "angulatum",
+            "dentium",
+            "animalis",
         ),
     ),
     (
@@ -488,8 +519,7 @@ _GENERA: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("segnis",),
     ),
     (
-        "Bacteria|Proteobacteria|Gammaproteobacteria|Pseudomonadales|Pseudomonadaceae|"
-        "Pseudomonas",
+        "Bacteria|Proteobacteria|Gammaproteobacteria|Pseudomonadales|Pseudomonadaceae|Pseudomonas",
         ("aeruginosa",),
     ),
     (
@@ -584,15 +614,32 @@ _STRAINS_PER_SPECIES: Mapping[str, int] = MappingProxyType(
 # Transient, food-borne or oral taxa reported at species level only.
 _SPECIES_LEVEL_ONLY: frozenset[str] = frozenset(
     {
-        "Lactobacillus_acidophilus", "Lactobacillus_delbrueckii", "Lactobacillus_crispatus",
-        "Lacticaseibacillus_rhamnosus", "Lacticaseibacillus_paracasei",
-        "Lactiplantibacillus_plantarum", "Pediococcus_acidilactici", "Leuconostoc_mesenteroides",
-        "Weissella_cibaria", "Lactococcus_lactis", "Streptococcus_thermophilus",
-        "Streptococcus_mutans", "Streptococcus_gordonii", "Streptococcus_sanguinis",
-        "Staphylococcus_aureus", "Staphylococcus_epidermidis", "Pseudomonas_aeruginosa",
-        "Serratia_marcescens", "Clostridium_sporogenes", "Clostridium_tertium",
-        "Enterococcus_casseliflavus", "Enterococcus_gallinarum", "Finegoldia_magna",
-        "Anaerococcus_vaginalis", "Peptoniphilus_harei", "Prevotella_bivia",
+        "Lactobacillus_acidophilus",
+        "Lactobacillus_delbrueckii",
+        "Lactobacillus_crispatus",
+        "Lacticaseibacillus_rhamnosus",
+        "Lacticaseibacillus_paracasei",
+        "Lactiplantibacillus_plantarum",
+        "Pediococcus_acidilactici",
+        "Leuconostoc_mesenteroides",
+        "Weissella_cibaria",
+        "Lactococcus_lactis",
+        "Streptococcus_thermophilus",
+        "Streptococcus_mutans",
+        "Streptococcus_gordonii",
+        "Streptococcus_sanguinis",
+        "Staphylococcus_aureus",
+        "Staphylococcus_epidermidis",
+        "Pseudomonas_aeruginosa",
+        "Serratia_marcescens",
+        "Clostridium_sporogenes",
+        "Clostridium_tertium",
+        "Enterococcus_casseliflavus",
+        "Enterococcus_gallinarum",
+        "Finegoldia_magna",
+        "Anaerococcus_vaginalis",
+        "Peptoniphilus_harei",
+        "Prevotella_bivia",
     }
 )
 
@@ -847,9 +894,7 @@ def simulate_cohort(
     if n_subjects < 4:
         raise ConfigError(f"n_subjects must be at least 4, got {n_subjects!r}.")
     if n_studies < 1 or n_studies > n_subjects // 2:
-        raise ConfigError(
-            f"n_studies must lie between 1 and n_subjects / 2, got {n_studies!r}."
-        )
+        raise ConfigError(f"n_studies must lie between 1 and n_subjects / 2, got {n_studies!r}.")
     _check_fraction("repeat_fraction", repeat_fraction, closed=True)
     _check_fraction("case_fraction", case_fraction, closed=False)
     if not 0 <= n_drivers <= len(_DRIVER_CANDIDATES):
@@ -1292,8 +1337,12 @@ def _metaml(
 
 
 def _mlrepo(
-    name: str, study: str, task: str, labels: tuple[tuple[str, ...], tuple[str, ...]],
-    description: str, auroc: float | None,
+    name: str,
+    study: str,
+    task: str,
+    labels: tuple[tuple[str, ...], tuple[str, ...]],
+    description: str,
+    auroc: float | None,
 ) -> PublicCohort:
     return PublicCohort(
         name=name,
@@ -1334,66 +1383,95 @@ PUBLIC_COHORTS: Mapping[str, PublicCohort] = MappingProxyType(
         c.name: c
         for c in (
             _metaml(
-                "metaml_ibd", "metahit", _IBD,
+                "metaml_ibd",
+                "metahit",
+                _IBD,
                 "MetaHIT IBD (MetAML 'IBD' task): 25 UC/CD vs 85 controls, MetaPhlAn 2 shotgun.",
                 0.890,
             ),
             _metaml(
-                "metaml_nielsen_ibd", "Neilsen_genome_assembly", _IBD,
+                "metaml_nielsen_ibd",
+                "Neilsen_genome_assembly",
+                _IBD,
                 "Nielsen 2014 IBD: 148 Spanish UC/CD vs 187 controls, country confounds label.",
                 None,
             ),
             _metaml(
-                "metaml_psoriasis", "Psoriasis_2014", ("y",),
+                "metaml_psoriasis",
+                "Psoriasis_2014",
+                ("y",),
                 "Psoriasis 2014 skin: 36 lesion vs 34 healthy samples from 21 subjects.",
                 None,
             ),
             _metaml(
-                "metaml_cirrhosis", "Quin_gut_liver_cirrhosis", ("cirrhosis",),
+                "metaml_cirrhosis",
+                "Quin_gut_liver_cirrhosis",
+                ("cirrhosis",),
                 "Qin 2014 liver cirrhosis: 118 cases vs 114 controls, MetaPhlAn 2 shotgun.",
                 0.945,
             ),
             _metaml(
-                "metaml_colorectal", "Zeller_fecal_colorectal_cancer", ("cancer",),
+                "metaml_colorectal",
+                "Zeller_fecal_colorectal_cancer",
+                ("cancer",),
                 "Zeller 2014 colorectal cancer: 48 cancers vs 47 controls (adenomas left out).",
                 0.873,
             ),
             _metaml(
-                "metaml_wt2d", "WT2D", ("t2d",),
+                "metaml_wt2d",
+                "WT2D",
+                ("t2d",),
                 "Karlsson 2013 Swedish women type 2 diabetes: 53 T2D vs 43 controls.",
                 0.762,
             ),
             _mlrepo(
-                "gevers_ileum", "gevers", "task-ileum.txt", (("CD",), ("no",)),
+                "gevers_ileum",
+                "gevers",
+                "task-ileum.txt",
+                (("CD",), ("no",)),
                 "Gevers 2014 RISK paediatric Crohn's, ileal biopsies 16S: 78 CD vs 62 non-IBD.",
                 0.71,
             ),
             _mlrepo(
-                "gevers_rectum", "gevers", "task-rectum.txt", (("CD",), ("no",)),
+                "gevers_rectum",
+                "gevers",
+                "task-rectum.txt",
+                (("CD",), ("no",)),
                 "Gevers 2014 RISK paediatric Crohn's, rectal biopsies 16S: 68 CD vs 92 non-IBD.",
                 0.71,
             ),
             _mlrepo(
-                "sokol_cd", "sokol", "task-healthy-cd.txt", (("Crohn's disease",), ("Healthy",)),
+                "sokol_cd",
+                "sokol",
+                "task-healthy-cd.txt",
+                (("Crohn's disease",), ("Healthy",)),
                 "Morgan 2012 stool 16S (MLRepo 'sokol'): 62 Crohn's disease vs 19 healthy.",
                 0.81,
             ),
             _mlrepo(
-                "sokol_uc", "sokol", "task-healthy-uc.txt",
+                "sokol_uc",
+                "sokol",
+                "task-healthy-uc.txt",
                 (("Ulcerative Colitis",), ("Healthy",)),
                 "Morgan 2012 stool 16S (MLRepo 'sokol'): 47 ulcerative colitis vs 19 healthy.",
                 0.81,
             ),
             _ibdmeta(
-                "ibdmeta_cs_prism", "CS-PRISM", (("Sample type", "Stool"),),
+                "ibdmeta_cs_prism",
+                "CS-PRISM",
+                (("Sample type", "Stool"),),
                 "CS-PRISM stool 16S (IBD meta-analysis): 164 CD vs 42 controls, shallow samples.",
             ),
             _ibdmeta(
-                "ibdmeta_hmp2", "HMP2", (),
+                "ibdmeta_hmp2",
+                "HMP2",
+                (),
                 "HMP2 biopsies 16S (IBD meta-analysis): 85 CD vs 46 control samples, repeated.",
             ),
             _ibdmeta(
-                "ibdmeta_mucosal", "MucosalIBD", (),
+                "ibdmeta_mucosal",
+                "MucosalIBD",
+                (),
                 "MucosalIBD ileal biopsies 16S (IBD meta-analysis): 58 CD vs 74 controls.",
             ),
             PublicCohort(

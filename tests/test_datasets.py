@@ -123,7 +123,13 @@ def test_default_cohort_shape_and_layout(default):
     values = table.to_numpy()
     assert np.array_equal(values, np.round(values)) and (values >= 0).all()
     assert list(meta.columns) == [
-        "subject_id", "study", "diagnosis", "timepoint", "read_depth", "age", "sex"
+        "subject_id",
+        "study",
+        "diagnosis",
+        "timepoint",
+        "read_depth",
+        "age",
+        "sex",
     ]
     assert set(meta["diagnosis"]) == {"CD", "control"}
     assert np.array_equal(table.sum(axis=1).to_numpy(), meta["read_depth"].to_numpy())
@@ -155,8 +161,10 @@ def test_repeated_subjects_and_studies(default):
     per_subject = meta.groupby("subject_id")[["diagnosis", "study", "age", "sex"]].nunique()
     assert (per_subject == 1).all().all()
     # cases are balanced across studies, so the batch carries no label signal
-    case_share = meta.drop_duplicates("subject_id").groupby("study")["diagnosis"].apply(
-        lambda d: (d == "CD").mean()
+    case_share = (
+        meta.drop_duplicates("subject_id")
+        .groupby("study")["diagnosis"]
+        .apply(lambda d: (d == "CD").mean())
     )
     assert case_share.max() - case_share.min() < 0.05
     timepoints = meta.groupby("subject_id")["timepoint"].apply(sorted)
@@ -219,13 +227,18 @@ def test_boosted_trees_rank_the_drivers_first():
     assert len(cohort.table) >= 550
     features = _clr(cohort.table)
     model = xgboost.XGBClassifier(
-        n_estimators=300, max_depth=3, learning_rate=0.05, subsample=0.8,
-        colsample_bytree=0.5, random_state=0, n_jobs=2,
+        n_estimators=300,
+        max_depth=3,
+        learning_rate=0.05,
+        subsample=0.8,
+        colsample_bytree=0.5,
+        random_state=0,
+        n_jobs=2,
     )
     model.fit(features, cohort.labels.to_numpy())
-    contributions = model.get_booster().predict(
-        xgboost.DMatrix(features), pred_contribs=True
-    )[:, :-1]
+    contributions = model.get_booster().predict(xgboost.DMatrix(features), pred_contribs=True)[
+        :, :-1
+    ]
     importance = np.abs(contributions).mean(axis=0)
     top10 = set(cohort.table.columns[np.argsort(importance)[::-1][:10]])
     assert len(top10 & set(cohort.drivers["lineage"])) >= 9
@@ -233,8 +246,13 @@ def test_boosted_trees_rank_the_drivers_first():
 
 def test_options_change_the_cohort():
     cohort = simulate_cohort(
-        n_subjects=60, repeat_fraction=0.0, n_studies=3, n_taxa=100, n_drivers=4,
-        case_fraction=0.25, seed=2,
+        n_subjects=60,
+        repeat_fraction=0.0,
+        n_studies=3,
+        n_taxa=100,
+        n_drivers=4,
+        case_fraction=0.25,
+        seed=2,
     )
     meta = cohort.metadata
     assert len(meta) == 60 and meta["subject_id"].is_unique
@@ -325,9 +343,20 @@ def test_public_cohort_registry_is_read_only_and_complete():
     with pytest.raises(TypeError):
         PUBLIC_COHORTS["new"] = PUBLIC_COHORTS["metaml_ibd"]  # type: ignore[index]
     assert {
-        "metaml_ibd", "metaml_nielsen_ibd", "metaml_psoriasis", "metaml_cirrhosis",
-        "metaml_colorectal", "metaml_wt2d", "gevers_ileum", "gevers_rectum", "sokol_cd",
-        "sokol_uc", "ibdmeta_cs_prism", "ibdmeta_hmp2", "ibdmeta_mucosal", "jangi_ms",
+        "metaml_ibd",
+        "metaml_nielsen_ibd",
+        "metaml_psoriasis",
+        "metaml_cirrhosis",
+        "metaml_colorectal",
+        "metaml_wt2d",
+        "gevers_ileum",
+        "gevers_rectum",
+        "sokol_cd",
+        "sokol_uc",
+        "ibdmeta_cs_prism",
+        "ibdmeta_hmp2",
+        "ibdmeta_mucosal",
+        "jangi_ms",
     } <= set(PUBLIC_COHORTS)
     for name, cohort in PUBLIC_COHORTS.items():
         assert isinstance(cohort, PublicCohort) and cohort.name == name
@@ -383,8 +412,12 @@ def test_public_cohort_labels_match_their_files(shared_datasets):
         else:
             assert cohort.format == "metaml"
             rows = pd.read_csv(
-                cohort.table_path(shared_datasets), sep="\t", header=None, index_col=0,
-                nrows=8, dtype=str,
+                cohort.table_path(shared_datasets),
+                sep="\t",
+                header=None,
+                index_col=0,
+                nrows=8,
+                dtype=str,
             )
             assert cohort.group_column in rows.index
             keep = np.ones(rows.shape[1], dtype=bool)

@@ -73,9 +73,7 @@ def test_ilr_and_inverse_match_skbio(positive, explicit_basis):
     basis = F.gram_schmidt_basis(positive.shape[1]) if explicit_basis else None
     expected = skc.ilr(positive)
     np.testing.assert_allclose(F.ilr(positive, basis), expected, rtol=0, atol=TOL)
-    np.testing.assert_allclose(
-        F.ilr_inv(expected, basis), skc.ilr_inv(expected), rtol=0, atol=TOL
-    )
+    np.testing.assert_allclose(F.ilr_inv(expected, basis), skc.ilr_inv(expected), rtol=0, atol=TOL)
 
 
 def test_skbio_docstring_values():

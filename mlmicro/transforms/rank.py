@@ -96,8 +96,7 @@ class RankCollapser(TransformerMixin, BaseEstimator):
             values = X.to_numpy(dtype=np.float64)
         except (TypeError, ValueError) as err:
             raise InvalidTableError(
-                f"The table passed to {name} has non-numeric values; every cell must be "
-                "a number."
+                f"The table passed to {name} has non-numeric values; every cell must be a number."
             ) from err
         if not np.isfinite(values).all():
             row, col = np.argwhere(~np.isfinite(values))[0]
