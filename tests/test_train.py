@@ -18,6 +18,13 @@ from mlmicro.model.cv import RepeatedSubjectsWarning
 FAST = {"config": "fast"}
 
 
+def train_cd(cohort, **kwargs):
+    """Train CD vs the rest on a simulated cohort."""
+    return mlmicro.train(
+        cohort.table, cohort.metadata, label="diagnosis", positive=["CD"], **kwargs
+    )
+
+
 @pytest.fixture(scope="module")
 def cohort():
     return simulate_cohort(n_subjects=80, seed=3)
@@ -25,11 +32,8 @@ def cohort():
 
 @pytest.fixture(scope="module")
 def model(cohort):
-    return mlmicro.train(
-        cohort.table,
-        cohort.metadata,
-        label="diagnosis",
-        positive=["CD"],
+    return train_cd(
+        cohort,
         negative=["control"],
         group="subject_id",
         **{"cv.repeats": 2},
@@ -64,11 +68,8 @@ def test_every_step_is_fitted_inside_the_folds(cohort, monkeypatch):
         return original(self, X, y)
 
     monkeypatch.setattr(RankCollapser, "fit", recording_fit)
-    fitted = mlmicro.train(
-        cohort.table,
-        cohort.metadata,
-        label="diagnosis",
-        positive=["CD"],
+    fitted = train_cd(
+        cohort,
         group="subject_id",
         config="clr",
         **{"cv.folds": 4, "cv.repeats": 2},
@@ -135,15 +136,12 @@ def test_version_mismatch_warns_with_remedy(model, tmp_path):
 
 def test_repeated_subjects_without_group_warn(cohort):
     with pytest.warns(RepeatedSubjectsWarning, match="--group subject_id"):
-        mlmicro.train(cohort.table, cohort.metadata, label="diagnosis", positive=["CD"], **FAST)
+        train_cd(cohort, **FAST)
 
 
 def test_leave_one_study_out(cohort):
-    model = mlmicro.train(
-        cohort.table,
-        cohort.metadata,
-        label="diagnosis",
-        positive=["CD"],
+    model = train_cd(
+        cohort,
         study="study",
         group="subject_id",
         **FAST,
@@ -155,11 +153,8 @@ def test_leave_one_study_out(cohort):
 
 
 def test_permutation_null(cohort):
-    model = mlmicro.train(
-        cohort.table,
-        cohort.metadata,
-        label="diagnosis",
-        positive=["CD"],
+    model = train_cd(
+        cohort,
         group="subject_id",
         **{"cv.permutations": 3, "cv.folds": 3},
         **FAST,
@@ -172,11 +167,8 @@ def test_permutation_null(cohort):
 
 @pytest.mark.parametrize("name", ["random-forest", "logistic-l1"])
 def test_other_classifiers(cohort, name):
-    model = mlmicro.train(
-        cohort.table,
-        cohort.metadata,
-        label="diagnosis",
-        positive=["CD"],
+    model = train_cd(
+        cohort,
         group="subject_id",
         model=name,
         **FAST,
@@ -186,11 +178,8 @@ def test_other_classifiers(cohort, name):
 
 
 def test_clr_pipeline_and_tuning(cohort):
-    model = mlmicro.train(
-        cohort.table,
-        cohort.metadata,
-        label="diagnosis",
-        positive=["CD"],
+    model = train_cd(
+        cohort,
         group="subject_id",
         config=load_config("clr").override(
             **{"cv.folds": 3, "cv.repeats": 1, "cv.tune": True, "cv.inner_folds": 2}
