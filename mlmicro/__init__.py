@@ -30,7 +30,7 @@ _EXPORTS: dict[str, str] = {
     "Model": "mlmicro.model.model",
     "TrainConfig": "mlmicro.config",
     "load_config": "mlmicro.config",
-    "load_model": "mlmicro.model.bundle",
+    "load_model": "mlmicro.model.model",
     "predict_table": "mlmicro.predict",
     "save_model": "mlmicro.model.bundle",
     "read_metadata": "mlmicro.io",
@@ -61,8 +61,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from mlmicro.exceptions import MlmicroError
     from mlmicro.io import read_metadata, read_table, write_table
     from mlmicro.model.api import train
-    from mlmicro.model.bundle import load_model, save_model
-    from mlmicro.model.model import Model
+    from mlmicro.model.bundle import save_model
+    from mlmicro.model.model import Model, load_model
     from mlmicro.predict import predict_table
     from mlmicro.transforms.table import transform_table
 

@@ -104,7 +104,7 @@ class _NameIndex:
                 token = tokens[depth - 1]
                 name = _norm(token[3:])
                 if name == _UNCLASSIFIED:
-                    break
+                    continue  # an inner placeholder: the named ranks below still count
                 prefix = "|".join(tokens[:depth])
                 self.by_token.setdefault((token[0].lower(), name), set()).add(prefix)
                 self.by_name.setdefault(name, set()).add(prefix)

@@ -39,12 +39,7 @@ from mlmicro.exceptions import (
     ModelBundleError,
     TaxonomyError,
 )
-from mlmicro.model.contributions import (
-    feature_contributions,
-    supports_contributions,
-    transform_features,
-)
-from mlmicro.model.labels import _as_text
+from mlmicro.model.contributions import supports_contributions
 from mlmicro.taxonomy import (
     RANKS,
     display_names,
@@ -126,6 +121,7 @@ class Explanation:
         cohort: str,
         notes: Sequence[str] = (),
         margin: np.ndarray | None = None,
+        probabilities: np.ndarray | None = None,
     ) -> None:
         self._values = np.asarray(values, dtype=np.float64)  # (samples, outputs, features)
         self._base = np.asarray(base, dtype=np.float64).reshape(-1)  # (outputs,)
@@ -133,6 +129,8 @@ class Explanation:
         self._views: list[Explanation] | None = None
         # the model's full output (samples, outputs), kept by single-class views
         self._margin = self._base[None, :] + self._values.sum(axis=2) if margin is None else margin
+        # the classifier's own probabilities (the same numbers as mlmicro predict)
+        self._probabilities = probabilities
         self.features = features
         self.data = data
         self._abundance = abundance  # samples x features, relative abundance of each taxon
@@ -181,7 +179,17 @@ class Explanation:
 
     @property
     def probability(self) -> pd.DataFrame:
-        """Class probabilities, rebuilt exactly from the base value plus the SHAP sum."""
+        """Class probabilities: the classifier's own, equal to ``mlmicro predict``'s.
+
+        (Rebuilt from the base value plus the SHAP sum only when the classifier's
+        were not kept; the two agree to float32 precision.)
+        """
+        if self._probabilities is not None:
+            return pd.DataFrame(
+                self._probabilities,
+                index=self.sample_ids.copy(),
+                columns=[f"probability_{c}" for c in self.classes],
+            )
         margin = self._margin
         if len(self.classes) == 2:  # the log-odds of the second class
             score = 1.0 / (1.0 + np.exp(-margin[:, 0]))
@@ -243,6 +251,7 @@ class Explanation:
             cohort=self.cohort,
             notes=self.notes,
             margin=self._margin,
+            probabilities=self._probabilities,
         )
 
     def _view(self, target: str | None) -> Explanation:
@@ -465,6 +474,7 @@ class Explanation:
             cohort=self.cohort,
             notes=[*self.notes, note],
             margin=self._margin,
+            probabilities=self._probabilities,
         )
 
     # --------------------------------------------------------------- plotting
@@ -509,6 +519,7 @@ def explain(
     *,
     metadata: pd.DataFrame | None = None,
     threads: int | None = None,
+    where: str = "the table",
 ) -> Explanation:
     """Exact SHAP values of a model's predictions, mapped back to taxa.
 
@@ -527,6 +538,8 @@ def explain(
         labels are used when ``table`` is not given.
     threads : int, optional
         Threads for XGBoost (default: every core this process may use).
+    where : str
+        Where ``table`` came from (a file), for messages.
 
     Returns
     -------
@@ -549,10 +562,9 @@ def explain(
     """
     pipeline = model.pipeline
     if not supports_contributions(pipeline):
-        name = model.card.get("config", {}).get("model", type(pipeline[-1]).__name__)
         raise ModelBundleError(
-            f"Explanations need an XGBoost model, but this model's classifier is {name}; "
-            "retrain it with --model xgboost."
+            f"Explanations need an XGBoost model, but this model's classifier is "
+            f"{model.card.model_type}; retrain it with --model xgboost."
         )
     if table is None:
         if model.training is None:
@@ -562,32 +574,32 @@ def explain(
             )
         table, labels, cohort = model.training.table(), model.training.labels(), "training cohort"
     else:
-        if not isinstance(table, pd.DataFrame):
-            raise InvalidTableError(
-                "The table to explain must be a pandas DataFrame with samples as rows and taxa "
-                "as columns; read files with mlmicro.read_table."
-            )
-        # the model's own preparation: the same matching of lineages as its predictions
-        table = model._prepare(table)
-        table = table.set_axis(table.index.astype(str), axis=0)  # never the caller's frame
         labels = None if metadata is None else labels_from_metadata(model, metadata)
         cohort = "given cohort"
-    rank_values = pipeline.named_steps["rank"].transform(table)
-    notes = [_coverage(rank_values, model)] if cohort == "given cohort" else []
+    # the one application path: the same probabilities and SHAP values as mlmicro predict
+    applied = model.apply(
+        table, contributions=True, threads=threads or _available_cores(), where=where
+    )
+    notes = [_coverage(applied.abundance, model)] if cohort == "given cohort" else []
+    ids = applied.sample_ids[applied.predicted]
+    if applied.n_unpredicted:
+        left = applied.sample_ids[~applied.predicted]
+        shown = ", ".join(repr(s) for s in left[:5]) + (", ..." if len(left) > 5 else "")
+        notes.append(
+            f"{len(left)} sample(s) carry no abundance on any model taxon and are not "
+            f"explained: {shown}."
+        )
+    rank_values = applied.abundance[applied.predicted]
     totals = rank_values.sum(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        proportions = np.where(totals > 0, rank_values / totals, 0.0)
     cohort_abundance = pd.DataFrame(
-        proportions,
-        index=pd.Index(table.index.astype(str), name="sample_id"),
-        columns=pd.Index(model.features, dtype=object),
+        rank_values / totals, index=ids, columns=pd.Index(model.features, dtype=object)
     )
-    features_in = transform_features(pipeline, table)
-    values, base, _ = feature_contributions(
-        pipeline, table, features=features_in, threads=threads or _available_cores()
-    )
+    features_in = pd.DataFrame(applied.features, index=ids, columns=applied.feature_names)
+    values, base = applied.contributions, applied.base
     if values.ndim == 2:
         values = values[:, None, :]
+    if labels is not None:
+        labels = labels.reindex(ids)
     binary = len(model.classes) == 2
     outputs = [model.classes[1]] if binary else list(model.classes)
     kind, features, data, abundance, kind_notes = _describe_features(
@@ -596,7 +608,7 @@ def explain(
     margin = f"log-odds of {outputs[0]}" if binary else "per-class margin (softmax logits)"
     notes = [
         f"SHAP values are exact TreeSHAP contributions to the {margin} of the {cohort} "
-        f"({len(table)} samples); positive values push toward "
+        f"({len(ids)} samples); positive values push toward "
         f"{outputs[0] if binary else 'the class shown'}.",
         *kind_notes,
         *notes,
@@ -616,43 +628,24 @@ def explain(
         rank=model.rank,
         cohort=cohort,
         notes=notes,
+        probabilities=applied.probabilities[applied.predicted],
     )
 
 
 def labels_from_metadata(model: Model, metadata: pd.DataFrame) -> pd.Series:
     """Class label per sample, from the model's label column of new sample metadata.
 
-    Values are grouped into classes the way the model's task grouped them
-    (``--positive`` / ``--negative``); samples in no class get ``NaN``.
+    The model's :class:`~mlmicro.model.labels.Task` maps the values exactly as
+    at training and external validation; samples without a usable label are
+    left out.
 
     Raises
     ------
     MetadataError
-        If the metadata lack the model's label column.
+        If the metadata lack the model's label column, or hold label values
+        the model does not know.
     """
-    task = model.card.get("task", {})
-    column = task.get("label")
-    if column not in metadata.columns:
-        shown = ", ".join(map(str, metadata.columns[:12]))
-        raise MetadataError(
-            f"The model's label column {column!r} is not in the sample metadata (columns: "
-            f"{shown}); give metadata with that column or leave out --metadata."
-        )
-    raw = metadata[column]
-    labelled = raw.notna() & (raw.astype(str).str.strip() != "")
-    values = _as_text(raw[labelled]).reindex(raw.index)
-    positive = list(task.get("positive_values") or [])
-    negative = list(task.get("negative_values") or [])
-    if positive and len(model.classes) == 2:
-        neg_name, pos_name = model.classes
-        in_negative = values.isin(negative) if negative else labelled & ~values.isin(positive)
-        out = pd.Series(np.nan, index=values.index, dtype=object)
-        out[values.isin(positive)] = pos_name
-        out[in_negative] = neg_name
-    else:
-        out = values.where(values.isin(model.classes)).astype(object)
-    out.index = out.index.astype(str)
-    return out.rename("label")
+    return model.task.labels(metadata).rename("label")
 
 
 # --------------------------------------------------------------------- helpers

@@ -224,7 +224,7 @@ def _write_json(
 ) -> Path:
     base = explanation.base_value
     record = {
-        "model": model.card.get("name"),
+        "model": model.card.name,
         "cohort": explanation.cohort,
         "n_samples": len(explanation.sample_ids),
         "classes": explanation.classes,
@@ -337,12 +337,12 @@ def _anchors(sections: Sequence[str]) -> list[tuple[str, str]]:
 
 def _subtitle(model: Model, explanation: Explanation) -> str:
     card = model.card
-    auc = card.get("cv_metrics", {}).get("roc_auc", {})
+    auc = card.metric("roc_auc")
     parts = [
-        f"model {card.get('name') or '(unsaved)'}",
+        f"model {card.name or '(unsaved)'}",
         f"{len(explanation.sample_ids)} samples ({explanation.cohort})",
         f"{len(explanation.features)} {_words(explanation)} at {model.rank or 'deepest'} rank",
-        card.get("config", {}).get("model", "xgboost"),
+        card.model_type,
     ]
     if auc.get("mean") is not None:
         lo, hi = auc["ci95"]
@@ -406,20 +406,20 @@ value and its SHAP value across samples).</p>{kind_note}
 
 def _card_section(model: Model, explanation: Explanation) -> str:
     card = model.card
-    task = card.get("task", {})
-    cv = card.get("cv", {})
-    config = card.get("config", {})
+    task = card.task
+    cv = card.cv
+    config = card.config
     prep = config.get("preprocessing", {})
-    counts = ", ".join(f"{_e(k)} {v}" for k, v in task.get("class_counts", {}).items())
+    counts = ", ".join(f"{_e(k)} {v}" for k, v in task.class_counts.items())
     rows = [
-        ("task", f"{_e(task.get('label', '?'))}: {' vs '.join(map(_e, model.classes))}"),
+        ("task", f"{_e(task.label)}: {' vs '.join(map(_e, model.classes))}"),
         ("positive class", _e(model.positive_class or "– (multiclass)")),
-        ("training samples", f"{card.get('n_samples', '?')} ({counts})"),
-        ("subjects grouped by", _e(task.get("group") or "– (none)")),
+        ("training samples", f"{card.n_samples} ({counts})"),
+        ("subjects grouped by", _e(task.group or "– (none)")),
         (
             "features",
-            f"{card.get('n_features', '?')} taxa at {_e(card.get('rank') or 'deepest')} rank; "
-            f"{len(card.get('features_used', []))} used after the prevalence filter "
+            f"{len(card.features)} taxa at {_e(card.rank or 'deepest')} rank; "
+            f"{len(card.features_used)} used after the prevalence filter "
             f"(≥ {prep.get('min_prevalence', '?')})",
         ),
         ("transform", _e(prep.get("transform", "?"))),
@@ -430,7 +430,7 @@ def _card_section(model: Model, explanation: Explanation) -> str:
             f"{cv.get('repeats', '?')} repeats",
         ),
         ("explained cohort", f"{_e(explanation.cohort)}, {len(explanation.sample_ids)} samples"),
-        ("model created", _e(card.get("created", "?"))),
+        ("model created", _e(card.created or "?")),
     ]
     permutation = cv.get("permutation")
     if permutation:
@@ -443,7 +443,7 @@ def _card_section(model: Model, explanation: Explanation) -> str:
     facts = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     metrics = []
     for key, label in METRIC_LABELS.items():
-        m = card.get("cv_metrics", {}).get(key, {})
+        m = card.metric(key)
         if m.get("mean") is None:
             continue
         lo, hi = m["ci95"]

@@ -12,8 +12,11 @@ read from::
   (``g__Ruminococcus; s__bromii`` -> ``s__Ruminococcus_bromii``);
 * ``d__`` (SILVA / GTDB domain) is written ``k__``; QIIME 1 SILVA
   ``D_0__ ... D_6__`` prefixes become ``k__ ... s__``;
-* empty trailing ranks (``g__; s__``) are dropped; a lineage stops at its
-  first empty rank.
+* empty trailing ranks (``g__; s__``) are dropped; an empty rank with a
+  named rank below it is kept as ``unclassified`` (the deeper name is never
+  lost), and placeholder names (``Unassigned``, ``unidentified``) read
+  ``unclassified``;
+* the form is idempotent: a canonical lineage is its own canonical form.
 
 Strings with no rank prefixes at all (OTU or ASV identifiers, sample-free
 feature IDs) are not lineages and are kept unchanged.
@@ -38,6 +41,7 @@ __all__ = [
     "canonicalize_columns",
     "split_lineage",
     "is_lineage",
+    "is_placeholder",
     "rank_of",
     "depth_of",
     "truncate_lineage",
@@ -78,6 +82,9 @@ _RANK_ALIASES: dict[str, str] = {
 _TOKEN = re.compile(r"^([a-zA-Z])__(.*)$")
 _SILVA_TOKEN = re.compile(r"^D_(\d)__(.*)$")
 _UNCLASSIFIED = "unclassified"
+#: Rank names that stand for no classification (compared in lower case).
+_PLACEHOLDERS = frozenset({"", "unclassified", "unassigned", "unidentified", "unknown"})
+_WHITESPACE = re.compile(r"\s+")
 
 
 def normalize_rank(rank: str) -> str:
@@ -122,15 +129,37 @@ def _split_raw(text: str) -> list[str]:
     return [p.strip().strip('"').strip() for p in parts]
 
 
+def _clean_name(name: str) -> str:
+    """Return a rank name with white space runs as ``_``; placeholders read ``unclassified``."""
+    name = _WHITESPACE.sub("_", name.strip().strip('"').strip())
+    return _UNCLASSIFIED if name.lower() in _PLACEHOLDERS else name
+
+
+def is_placeholder(name: str) -> bool:
+    """Return whether a rank name (without prefix) stands for no classification.
+
+    Examples
+    --------
+    >>> is_placeholder("unclassified"), is_placeholder(""), is_placeholder("Roseburia")
+    (True, True, False)
+    """
+    return _clean_name(name) == _UNCLASSIFIED or name.strip() == ""
+
+
 @lru_cache(maxsize=200_000)
 def canonical_lineage(text: str) -> str:
     """Return the canonical form of a lineage string.
 
+    The form is idempotent: ``canonical_lineage(canonical_lineage(x)) ==
+    canonical_lineage(x)`` for every string, so a model's own features (and
+    the padded lineages of :func:`truncate_lineage`) map onto themselves.
+
     Parameters
     ----------
     text : str
-        A lineage in MetaPhlAn (``|``), QIIME / Greengenes (``;`` or ``; ``)
-        or SILVA (``D_0__``) style, or any other feature identifier.
+        A lineage in MetaPhlAn (``|``), QIIME / Greengenes (``;`` or ``; ``),
+        SILVA (``D_0__``) or GTDB (``d__``) style, or any other feature
+        identifier.
 
     Returns
     -------
@@ -138,47 +167,57 @@ def canonical_lineage(text: str) -> str:
         The canonical lineage, or ``text`` stripped of surrounding white space
         if it carries no rank prefixes.
 
+    Notes
+    -----
+    Empty ranks at the end are dropped (``...; g__; s__``). An empty rank with
+    a named rank below it is kept as ``unclassified``, so the deeper name is
+    never lost (``o__Clostridiales; f__; g__; s__Clostridiales_bacterium_1_7``
+    keeps its species). Placeholder names (``unclassified``, ``unassigned``,
+    ``unidentified``, ``unknown``, any case) are written ``unclassified``.
+
     Examples
     --------
     >>> canonical_lineage("k__Bacteria; p__Firmicutes; g__Ruminococcus; s__bromii")
     'k__Bacteria|p__Firmicutes|g__Ruminococcus|s__Ruminococcus_bromii'
     >>> canonical_lineage("k__Bacteria; p__Bacteroidetes; c__; o__; f__")
     'k__Bacteria|p__Bacteroidetes'
+    >>> canonical_lineage("k__B|o__Clostridiales|f__|g__|s__Clostridiales_bacterium_VE202_09")
+    'k__B|o__Clostridiales|f__unclassified|g__unclassified|s__Clostridiales_bacterium_VE202_09'
+    >>> canonical_lineage("k__B|g__Bifidobacterium|s__unclassified")
+    'k__B|g__Bifidobacterium|s__unclassified'
     """
     raw = str(text).strip()
-    tokens = _split_raw(raw)
     parsed: list[tuple[str, str]] = []
-    for token in tokens:
+    for token in _split_raw(raw):
         silva = _SILVA_TOKEN.match(token)
         if silva:
             level = int(silva.group(1))
-            prefix = "kpcofgst"[level] if level < 8 else None
-            name = silva.group(2)
+            if level >= 8:
+                return raw
+            prefix, name = "kpcofgst"[level], silva.group(2)
         else:
             match = _TOKEN.match(token)
             if not match:
                 if token == "" and parsed:
-                    break
-                # not a lineage at all: keep the identifier as it is
-                return raw
-            prefix = match.group(1).lower()
-            name = match.group(2)
+                    continue  # an empty field between separators: no rank at all
+                return raw  # not a lineage: keep the identifier as it is
+            prefix, name = match.group(1).lower(), match.group(2)
             if prefix == "d":
                 prefix = "k"
             if prefix not in _PREFIX_TO_DEPTH:
                 return raw
-        name = name.strip().replace(" ", "_")
-        if name == "":
-            break  # the lineage stops at its first empty rank
-        parsed.append((prefix, name))
+        parsed.append((prefix, "" if name.strip().strip('"').strip() == "" else _clean_name(name)))
+    while parsed and parsed[-1][1] == "":
+        parsed.pop()  # empty trailing ranks say nothing
     if not parsed:
         return raw
     out: list[str] = []
     genus: str | None = None
     for prefix, name in parsed:
+        name = name or _UNCLASSIFIED  # an inner empty rank keeps its place
         if prefix == "g":
-            genus = name.strip("[]")
-        elif prefix == "s" and genus and not _looks_binomial(name, genus):
+            genus = None if name == _UNCLASSIFIED else name.strip("[]")
+        elif prefix == "s" and genus and name != _UNCLASSIFIED and not _looks_binomial(name, genus):
             name = f"{genus}_{name}"
         out.append(f"{prefix}__{name}")
     return "|".join(out)
@@ -452,6 +491,8 @@ def display_name(lineage: str) -> str:
     'unclassified Ruminococcaceae'
     >>> display_name("k__B|s__Bacteroides_fragilis|t__SGB1855")
     'Bacteroides fragilis SGB1855'
+    >>> display_name("k__B|o__Clostridiales|f__unclassified|s__Clostridiales_bacterium_1_7")
+    'Clostridiales bacterium 1 7'
     """
     if not is_lineage(lineage):
         return lineage
@@ -459,7 +500,7 @@ def display_name(lineage: str) -> str:
     named = [(p, n) for p, n in tokens if n and n != _UNCLASSIFIED]
     if not named:
         return _UNCLASSIFIED
-    if len(named) < len(tokens):
+    if named[-1] != tokens[-1]:  # the deepest rank is a placeholder
         return f"{_UNCLASSIFIED} {_pretty(named[-1][1])}"
     prefix, name = named[-1]
     if prefix == "t":

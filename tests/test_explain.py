@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -75,7 +77,7 @@ def test_values_add_up_to_the_model_output(binary, multiclass):
 # ------------------------------------------------------------- planted drivers
 def test_top_ten_recovers_the_planted_drivers_with_their_direction(binary):
     cohort, model, exp = binary
-    assert model.card["config"]["xgboost"] == {}  # the default XGBoost settings
+    assert model.card.config["xgboost"] == {}  # the default XGBoost settings
     drivers = dict(zip(cohort.drivers["lineage"], cohort.drivers["direction"], strict=True))
     top = exp.top(10)
     right = [
@@ -201,9 +203,9 @@ def test_new_cohort_labels_from_metadata(binary):
     assert exp.labels.tolist() == metadata["diagnosis"].tolist()
     assert {"prevalence_CD", "prevalence_control"} <= set(exp.summary().columns)
     renamed = metadata.assign(diagnosis=metadata["diagnosis"].replace({"control": "healthy"}))
-    labels = labels_from_metadata(model, renamed)
-    assert labels.isna().sum() == (metadata["diagnosis"] == "control").sum()
-    with pytest.raises(MetadataError, match="label column 'diagnosis'"):
+    with pytest.raises(MetadataError, match="does not know: 'healthy'"):
+        labels_from_metadata(model, renamed)  # the same refusal as external validation
+    with pytest.raises(MetadataError, match="(?i)label column 'diagnosis'"):
         labels_from_metadata(model, metadata.drop(columns="diagnosis"))
 
 
@@ -221,16 +223,12 @@ def test_models_without_xgboost_are_refused(binary):
     _, model, _ = binary
     other = Model(
         Pipeline([*model.pipeline.steps[:-1], ("classifier", DummyClassifier())]),
-        classes=model.classes,
-        positive_class=model.positive_class,
-        card={"config": {"model": "random-forest"}},
+        card=replace(model.card, config={"model": "random-forest"}),
         training=model.training,
     )
     with pytest.raises(ModelBundleError, match="need an XGBoost model"):
         explain(other)
-    no_cohort = Model(
-        model.pipeline, classes=model.classes, positive_class="CD", card=model.card, cv=model.cv
-    )
+    no_cohort = Model(model.pipeline, card=model.card, cv=model.cv)
     with pytest.raises(ModelBundleError, match="keeps no training cohort"):
         no_cohort.explain()
 

@@ -235,7 +235,12 @@ def test_cohort_labels_map_values_like_training(cohort):
         {"diagnosis": ["CD", "UC", "control", None, "  "], "x": range(5)},
         index=list("abcde"),
     )
-    labels = cohort_labels(model, meta)
+    # 'UC' never occurred in training: refused, not silently counted as a negative
+    with pytest.raises(MetadataError, match=r"does not know: 'UC' \(1\).*--positive"):
+        cohort_labels(model, meta)
+    assert cohort_labels(model, meta.drop(index="b")).to_dict() == {"a": "CD", "c": "control"}
+    # the user's explicit mapping: every other value is negative
+    labels = cohort_labels(model, meta, positive=["CD"])
     assert labels.to_dict() == {"a": "CD", "b": "control", "c": "control"}
     with pytest.raises(MetadataError, match="not in the sample metadata"):
         cohort_labels(model, meta, "disease")
@@ -259,8 +264,8 @@ def test_other_label_spellings_map_onto_the_models_classes(model, new_cohort):
     assert result.validation.metrics == pytest.approx(direct.validation.metrics)
     with pytest.raises(MetadataError, match="need --metadata"):
         predict_table(model, new_cohort.table, positive=["crohn"])
-    one_class = cohort_labels(model, meta, "status")  # card values: nothing matches
-    assert one_class.empty
+    with pytest.raises(MetadataError, match="does not know: 'crohn'"):
+        cohort_labels(model, meta, "status")  # other spellings need the mapping
 
 
 def test_no_labelled_sample_warns(model, new_cohort):
@@ -285,9 +290,15 @@ def test_jobs_and_chunk_size_do_not_change_the_numbers(bundle, new_cohort, tmp_p
     assert one.output.read_text() == many.output.read_text()
 
 
-def test_transform_features_agree_with_the_predictor(model, new_cohort):
-    # the predictor skips the rank step on an aligned table: same classifier input
-    aligned = model._prepare(new_cohort.table)
+def test_the_one_application_path_is_the_fitted_pipeline(model, new_cohort):
+    # sklearn's own pipeline on the raw cohort and the application path: one answer
+    applied = model.apply(new_cohort.table)
+    assert applied.predicted.all()
     direct = transform_features(model.pipeline, new_cohort.table)
-    skipped = model.pipeline[1:-1].transform(aligned.to_numpy())
-    np.testing.assert_array_equal(direct.to_numpy(), skipped)
+    np.testing.assert_array_equal(direct.to_numpy(), applied.features)
+    np.testing.assert_array_equal(
+        model.pipeline.predict_proba(new_cohort.table), applied.probabilities
+    )
+    # the model's own features, fed back, align one to one onto themselves
+    own = pd.DataFrame(applied.abundance, index=new_cohort.table.index, columns=model.features)
+    np.testing.assert_array_equal(model.apply(own).probabilities, applied.probabilities)

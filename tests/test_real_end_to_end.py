@@ -29,8 +29,8 @@ def test_psoriasis_grouped_by_subject(shared_datasets):
         config="fast",
         **{"cv.repeats": 2},
     )
-    assert model.card["n_samples"] == 70
-    assert model.card["cv"]["scheme"] == "stratified group k-fold"
+    assert model.card.n_samples == 70
+    assert model.card.cv["scheme"] == "stratified group k-fold"
     subject = meta["subjectID"]
     oof = model.oof_predictions
     for _, rep in oof.groupby("repeat"):
@@ -40,7 +40,7 @@ def test_psoriasis_grouped_by_subject(shared_datasets):
             .nunique()
         )
         assert (folds_per_subject == 1).all()
-    assert model.card["cv_metrics"]["roc_auc"]["mean"] > 0.7
+    assert model.card.cv_metrics["roc_auc"]["mean"] > 0.7
 
 
 def test_qiime2_ms_cohort_through_the_cli(shared_datasets, tmp_path):

@@ -62,10 +62,10 @@ def test_report_is_one_self_contained_file(report):
 def test_report_shows_the_model_card(report):
     _, model, folder, _, _ = report
     page = (folder / "report.html").read_text(encoding="utf-8")
-    auc = model.card["cv_metrics"]["roc_auc"]
+    auc = model.card.cv_metrics["roc_auc"]
     assert f"{auc['mean']:.3f}" in page
-    assert model.card["cv"]["scheme"] in page
-    assert f"{model.card['n_samples']} (" in page
+    assert model.card.cv["scheme"] in page
+    assert f"{model.card.n_samples} (" in page
 
 
 def test_tables_hold_the_plotted_numbers(report):

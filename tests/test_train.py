@@ -44,15 +44,15 @@ def model(cohort):
 def test_cv_results_and_card(model, cohort):
     assert model.classes == ["control", "CD"] and model.positive_class == "CD"
     assert list(model.cv_results.index) == [0, 1]
-    auc = model.card["cv_metrics"]["roc_auc"]
+    auc = model.card.cv_metrics["roc_auc"]
     assert 0.6 < auc["mean"] <= 1.0 and auc["ci95"][0] <= auc["mean"] <= auc["ci95"][1]
     oof = model.oof_predictions
     # every sample predicted once per repeat, never by a model that saw its subject
     assert oof.groupby("repeat")["sample_id"].nunique().tolist() == [len(cohort.table)] * 2
-    assert model.card["cv"]["scheme"] == "stratified group k-fold"
-    assert model.card["n_samples"] == len(cohort.table)
-    assert model.card["training_table"]["fingerprint_sha256"]
-    assert set(model.card["versions"]) >= {"python", "mlmicro", "scikit-learn", "xgboost"}
+    assert model.card.cv["scheme"] == "stratified group k-fold"
+    assert model.card.n_samples == len(cohort.table)
+    assert model.card.training_table["fingerprint_sha256"]
+    assert set(model.card.versions) >= {"python", "mlmicro", "scikit-learn", "xgboost"}
     assert "mlmicro.Model xgboost" in repr(model) and "AUROC" in repr(model)
 
 
@@ -146,10 +146,10 @@ def test_leave_one_study_out(cohort):
         group="subject_id",
         **FAST,
     )
-    per_study = pd.DataFrame(model.card["cv"]["per_study"])
+    per_study = pd.DataFrame(model.card.cv["per_study"])
     assert sorted(per_study["study"]) == sorted(cohort.metadata["study"].unique())
     assert per_study["n_samples"].sum() == len(cohort.table)
-    assert model.card["cv"]["scheme"] == "leave-one-study-out"
+    assert model.card.cv["scheme"] == "leave-one-study-out"
 
 
 def test_permutation_null(cohort):
@@ -162,7 +162,7 @@ def test_permutation_null(cohort):
     perm = model.cv.permutation
     assert perm["n"] == 3 and len(perm["null_roc_auc"]) == 3
     assert perm["p_value"] == pytest.approx(0.25)  # real signal: no null beats it
-    assert np.mean(perm["null_roc_auc"]) < model.card["cv_metrics"]["roc_auc"]["mean"]
+    assert np.mean(perm["null_roc_auc"]) < model.card.cv_metrics["roc_auc"]["mean"]
 
 
 @pytest.mark.parametrize("name", ["random-forest", "logistic-l1"])
@@ -173,8 +173,8 @@ def test_other_classifiers(cohort, name):
         model=name,
         **FAST,
     )
-    assert model.card["config"]["model"] == name
-    assert model.card["cv_metrics"]["roc_auc"]["mean"] > 0.6
+    assert model.card.config["model"] == name
+    assert model.card.cv_metrics["roc_auc"]["mean"] > 0.6
 
 
 def test_clr_pipeline_and_tuning(cohort):
@@ -187,7 +187,7 @@ def test_clr_pipeline_and_tuning(cohort):
         xgboost={"n_estimators": 10, "num_parallel_tree": 2},
     )
     assert "zeros" in model.pipeline.named_steps and "transform" in model.pipeline.named_steps
-    assert model.card["cv_metrics"]["roc_auc"]["mean"] > 0.6
+    assert model.card.cv_metrics["roc_auc"]["mean"] > 0.6
 
 
 def test_multiclass(cohort):
@@ -210,5 +210,5 @@ def test_no_shared_samples(cohort):
 
 def test_train_on_embedded_cohort_with_defaults():
     model = mlmicro.train(config="fast")
-    assert model.card["task"]["label"] == "diagnosis"
-    assert model.card["cv"]["scheme"] == "stratified group k-fold"
+    assert model.card.task.label == "diagnosis"
+    assert model.card.cv["scheme"] == "stratified group k-fold"

@@ -65,7 +65,7 @@ def explain(
 
     from mlmicro.explain import explain as explain_model
     from mlmicro.io import read_metadata, read_table
-    from mlmicro.model.bundle import load_model
+    from mlmicro.model.model import load_model
     from mlmicro.report import REPORT_FILE, write_report
 
     folder = output_dir or DEFAULT_REPORT_ROOT / model.with_suffix("").name
@@ -77,7 +77,9 @@ def explain(
     fitted = load_model(model)
     data = None if table is None else read_table(table, format=input_format, taxonomy=taxonomy)
     meta = None if metadata is None else read_metadata(metadata, sample_id_column=sample_id_column)
-    explanation = explain_model(fitted, data, metadata=meta, threads=threads)
+    explanation = explain_model(
+        fitted, data, metadata=meta, threads=threads, where=str(table) if table else "the table"
+    )
     files = write_report(
         explanation, fitted, folder, top=top, samples=_split(samples), aggregate=aggregate
     )

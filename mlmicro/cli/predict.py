@@ -117,6 +117,7 @@ def predict(
             taxonomy=taxonomy,
             progress=progress,
             on_coverage=show_coverage,
+            reuse_memory=True,  # the command owns its process
         )
         coverage = run.coverage
         if coverage.abundance_share_mean is not None:

@@ -27,18 +27,19 @@ class ModelName(StrEnum):
 def format_report(model: Model) -> str:
     """Return the plain-text CV summary printed after training."""
     card = model.card
-    cv = card["cv"]
-    counts = ", ".join(f"{k} {v}" for k, v in card["task"]["class_counts"].items())
+    cv = card.cv
+    counts = ", ".join(f"{k} {v}" for k, v in card.task.class_counts.items())
     lines = [
-        f"task: {' vs '.join(model.classes)} ({counts})",
-        f"features: {card['n_features']} taxa at {card['rank'] or 'deepest'} rank, "
-        f"{len(card['features_used'])} used after filtering",
+        f"task: {' vs '.join(model.classes)} ({counts}); positive class: "
+        f"{model.positive_class or '– (multiclass)'}",
+        f"features: {len(card.features)} taxa at {card.rank or 'deepest'} rank, "
+        f"{len(card.features_used)} used after filtering",
         f"cross-validation: {cv['scheme']}, {cv['folds']} folds x {cv['repeats']} repeats",
         "",
         f"{'metric':<20}{'mean':>8}{'sd':>8}   95% CI",
     ]
     for name in METRICS:
-        m = card["cv_metrics"].get(name, {})
+        m = card.metric(name)
         if m.get("mean") is None:
             continue
         lo, hi = m["ci95"]
@@ -139,9 +140,9 @@ def train(
         },
     )
     if table is not None:
-        fitted.card["training_table"]["source"] = str(table)
+        fitted.card.training_table["source"] = str(table)
     if metadata is not None:
-        fitted.card["training_table"]["metadata"] = str(metadata)
+        fitted.card.training_table["metadata"] = str(metadata)
     path = fitted.save(output)
     typer.echo(format_report(fitted))
     typer.echo(f"\nsaved {path} and {card_path(path)}")

@@ -20,7 +20,7 @@ from mlmicro.exceptions import InvalidTableError, OutputExistsError, UnknownForm
 from mlmicro.io._atomic import atomic_write
 from mlmicro.io._table import SAMPLE_INDEX_NAME
 
-__all__ = ["write_table", "WRITERS"]
+__all__ = ["write_table", "WRITERS", "output_extension"]
 
 
 def _write_delimited(frame: pd.DataFrame, path: Path, *, sep: str, gzip: bool) -> None:
@@ -48,7 +48,8 @@ WRITERS: dict[str, Callable[..., None]] = {
 _GZIP_OK = frozenset({".tsv", ".txt", ".csv"})
 
 
-def _extension(path: Path) -> tuple[str, bool]:
+def output_extension(path: Path) -> tuple[str, bool]:
+    """Return the output format (``.tsv``, ``.csv``, ``.parquet``) of a path, and whether gzip."""
     suffixes = [s.lower() for s in path.suffixes]
     gzip = bool(suffixes) and suffixes[-1] == ".gz"
     if gzip:
@@ -97,7 +98,7 @@ def write_table(
     PosixPath('results/table.tsv.gz')
     """
     target = Path(path)
-    extension, gzip = _extension(target)
+    extension, gzip = output_extension(target)
     if not overwrite and target.exists():
         raise OutputExistsError(
             f"{target} already exists; choose another name or allow overwriting (--force)."

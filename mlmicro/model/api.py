@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pandas as pd
 from mlmicro.config import TrainConfig, load_config
 from mlmicro.exceptions import MetadataError
 from mlmicro.io import join_metadata, read_metadata, read_table
-from mlmicro.model.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, library_versions
+from mlmicro.model.card import ModelCard
 from mlmicro.model.labels import make_target
 from mlmicro.model.model import Model, TrainingData
 from mlmicro.model.training import cross_validate, fit_final
@@ -169,28 +170,15 @@ def train(
         columns=pipeline.named_steps["rank"].taxa_,
     )
     features = [str(t) for t in pipeline.named_steps["rank"].taxa_]
-    card: dict[str, Any] = {
-        "format": BUNDLE_FORMAT,
-        "format_version": BUNDLE_VERSION,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "task": {
-            "label": label,
-            "positive_values": list(positive or []),
-            "negative_values": list(negative or []),
-            "group": group,
-            "study": study,
-            "class_counts": {str(k): int(v) for k, v in target.y.value_counts().items()},
-            "dropped_samples": len(target.dropped),
-        },
-        "classes": target.classes,
-        "positive_class": target.positive_class,
-        "n_samples": int(len(table)),
-        "rank": resolved.rank,
-        "features": features,
-        "n_features": len(features),
-        "features_used": [str(f) for f in pipeline[:-1].get_feature_names_out()],
-        "config": resolved.to_dict(),
-        "cv": {
+    task = replace(target.task, group=group, study=study)
+    card = ModelCard(
+        task=task,
+        n_samples=int(len(table)),
+        rank=resolved.rank,
+        features=features,
+        features_used=[str(f) for f in pipeline[:-1].get_feature_names_out()],
+        config=resolved.to_dict(),
+        cv={
             "scheme": cv.scheme,
             "folds": cv.folds,
             "repeats": cv.repeats,
@@ -200,20 +188,19 @@ def train(
             if cv.permutation is None
             else {k: cv.permutation[k] for k in ("n", "p_value")},
         },
-        "cv_metrics": cv.summary,
-        "training_table": {
+        cv_metrics=cv.summary,
+        training_table={
             "source": source.get("table"),
             "metadata": source.get("metadata"),
             "fingerprint_sha256": table_fingerprint(table),
             "n_samples": int(len(table)),
             "n_taxa": int(table.shape[1]),
         },
-        "versions": library_versions(),
-    }
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        dropped={"samples": len(target.dropped), "sample_ids": target.dropped[:20]},
+    )
     return Model(
         pipeline,
-        classes=target.classes,
-        positive_class=target.positive_class,
         card=card,
         cv=cv,
         training=TrainingData(rank_table, target.y),

@@ -12,33 +12,28 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import tempfile
 import warnings
 import zipfile
 from contextlib import contextmanager
-from importlib.metadata import PackageNotFoundError, version
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import joblib
 
 from mlmicro.exceptions import ModelBundleError
-from mlmicro.model.model import Model
+from mlmicro.model.card import BUNDLE_FORMAT, BUNDLE_VERSION, ModelCard, library_versions
 
 __all__ = [
-    "BUNDLE_FORMAT",
-    "BUNDLE_VERSION",
+    "BundleContents",
     "ModelVersionWarning",
-    "library_versions",
-    "save_model",
-    "load_model",
-    "read_card",
     "card_path",
+    "read_bundle",
+    "read_card",
+    "save_model",
 ]
 
-BUNDLE_FORMAT = "mlmicro-model"
-BUNDLE_VERSION = 1
 _CHECKED = ("mlmicro", "scikit-learn", "xgboost")
 
 
@@ -46,15 +41,21 @@ class ModelVersionWarning(UserWarning):
     """A model was saved with other library versions than the ones installed."""
 
 
-def library_versions() -> dict[str, str]:
-    """Versions of Python and the libraries a bundle depends on."""
-    out = {"python": platform.python_version()}
-    for name in ("mlmicro", "scikit-learn", "xgboost", "numpy", "pandas", "scipy", "shap"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:  # pragma: no cover - all are dependencies
-            out[name] = "not installed"
-    return out
+class _Saveable(Protocol):
+    pipeline: Any
+    cv: Any
+    training: Any
+    card: ModelCard
+
+
+@dataclass(frozen=True)
+class BundleContents:
+    """What a bundle file holds, as read back by :func:`read_bundle`."""
+
+    pipeline: Any
+    card: ModelCard
+    cv: Any
+    training: Any
 
 
 def card_path(path: str | Path) -> Path:
@@ -97,7 +98,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def save_model(model: Model, path: str | Path) -> Path:
+def save_model(model: _Saveable, path: str | Path) -> Path:
     """Write ``model`` to ``path`` (``.joblib``) and its card to the ``.json`` beside it.
 
     Both files are written to temporary files first and renamed into place,
@@ -117,23 +118,22 @@ def save_model(model: Model, path: str | Path) -> Path:
     bundle_path = _bundle_path(path)
     bundle_path.parent.mkdir(parents=True, exist_ok=True)
     json_path = card_path(bundle_path)
-    card = dict(model.card)
-    card["name"] = bundle_path.stem
+    card = model.card.with_bundle(name=bundle_path.stem, file=bundle_path.name, sha256="")
     payload = {
         "format": BUNDLE_FORMAT,
         "format_version": BUNDLE_VERSION,
         "pipeline": model.pipeline,
-        "classes": model.classes,
-        "positive_class": model.positive_class,
         "cv": model.cv,
         "training": model.training,
-        "card": card,
+        "card": card.to_dict(),
     }
     with _temporary_beside(bundle_path) as tmp_bundle, _temporary_beside(json_path) as tmp_card:
         joblib.dump(payload, tmp_bundle, compress=3)
-        card["bundle"] = {"file": bundle_path.name, "sha256": _sha256(tmp_bundle)}
+        card = card.with_bundle(
+            name=bundle_path.stem, file=bundle_path.name, sha256=_sha256(tmp_bundle)
+        )
         tmp_card.write_text(
-            json.dumps(card, indent=2, default=_json_default) + "\n", encoding="utf-8"
+            json.dumps(card.to_dict(), indent=2, default=_json_default) + "\n", encoding="utf-8"
         )
         os.replace(tmp_bundle, bundle_path)
         os.replace(tmp_card, json_path)
@@ -141,7 +141,7 @@ def save_model(model: Model, path: str | Path) -> Path:
     return bundle_path
 
 
-def read_card(path: str | Path) -> dict[str, Any]:
+def read_card(path: str | Path) -> ModelCard:
     """Read a model card (given the bundle or the card path) without unpickling anything."""
     json_path = card_path(path)
     if not json_path.is_file():
@@ -150,20 +150,22 @@ def read_card(path: str | Path) -> dict[str, Any]:
             "(same name, .json); keep the two files together or retrain."
         )
     try:
-        card = json.loads(json_path.read_text(encoding="utf-8"))
+        data = json.loads(json_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelBundleError(
             f"{json_path} is not a valid model card ({exc}); retrain the model."
         ) from None
-    if not isinstance(card, dict) or card.get("format") != BUNDLE_FORMAT:
-        raise ModelBundleError(
-            f"{json_path} is not an mlmicro model card; pass a file made by mlmicro train."
-        )
-    return card
+    if isinstance(data, dict) and data.get("format") == BUNDLE_FORMAT:
+        if data.get("format_version") != BUNDLE_VERSION:
+            raise ModelBundleError(
+                f"{json_path} uses bundle format {data.get('format_version')}, this mlmicro reads "
+                f"format {BUNDLE_VERSION}; retrain the model with this version."
+            )
+    return ModelCard.from_dict(data, where=str(json_path))
 
 
-def load_model(path: str | Path, *, verify: bool = True) -> Model:
-    """Load a model saved by :func:`save_model` or ``mlmicro train``.
+def read_bundle(path: str | Path, *, verify: bool = True) -> BundleContents:
+    """Read a bundle saved by :func:`save_model`; :func:`mlmicro.load_model` builds the model.
 
     The SHA-256 recorded in the model card is checked before the bundle is
     unpickled; a mismatch is refused. Library versions that differ from the
@@ -178,7 +180,7 @@ def load_model(path: str | Path, *, verify: bool = True) -> Model:
 
     Returns
     -------
-    Model
+    BundleContents
 
     Raises
     ------
@@ -193,18 +195,13 @@ def load_model(path: str | Path, *, verify: bool = True) -> Model:
         )
     card = read_card(bundle_path)
     if verify:
-        expected = card.get("bundle", {}).get("sha256")
+        expected = (card.bundle or {}).get("sha256")
         actual = _sha256(bundle_path)
         if expected != actual:
             raise ModelBundleError(
                 f"{bundle_path} does not match the SHA-256 in its model card: the file was changed "
                 "after it was saved; refusing to load it. Retrain or restore the original file."
             )
-    if card.get("format_version") != BUNDLE_VERSION:
-        raise ModelBundleError(
-            f"{bundle_path} uses bundle format {card.get('format_version')}, this mlmicro reads "
-            f"format {BUNDLE_VERSION}; retrain the model with this version."
-        )
     _check_versions(card, bundle_path)
     try:
         payload = joblib.load(bundle_path)
@@ -224,18 +221,16 @@ def load_model(path: str | Path, *, verify: bool = True) -> Model:
         raise ModelBundleError(
             f"{bundle_path} is not an mlmicro model bundle; pass a file made by mlmicro train."
         )
-    return Model(
-        payload["pipeline"],
-        classes=payload["classes"],
-        positive_class=payload["positive_class"],
-        card=payload["card"] | {"bundle": card.get("bundle")},
-        cv=payload["cv"],
-        training=payload["training"],
+    return BundleContents(
+        pipeline=payload["pipeline"],
+        card=card,
+        cv=payload.get("cv"),
+        training=payload.get("training"),
     )
 
 
-def _check_versions(card: dict[str, Any], path: Path) -> None:
-    saved = card.get("versions", {})
+def _check_versions(card: ModelCard, path: Path) -> None:
+    saved = card.versions
     current = library_versions()
     for name in _CHECKED:
         if saved.get(name) and saved[name] != current.get(name):

@@ -1,15 +1,186 @@
-"""Turn a metadata column into the classification target."""
+"""The classification task: which metadata values make up which class.
+
+One :class:`Task` maps label values to classes everywhere a model meets
+labels: training (:func:`make_target`), external validation
+(``mlmicro predict --metadata``) and explanations of a labelled cohort. It is
+stored in the model card, so a saved model maps a new cohort's labels exactly
+as it mapped its training labels.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
 from mlmicro.exceptions import MetadataError
 
-__all__ = ["Target", "label_values", "make_target"]
+__all__ = ["Target", "Task", "as_text", "label_values", "make_target"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """Which label values form which class.
+
+    Attributes
+    ----------
+    label : str
+        The metadata column holding the labels.
+    classes : tuple of str
+        Class names in model order (the negative class first for a binary task).
+    positive_class : str or None
+        The class binary metrics score (``None`` for a multiclass task).
+    positive_values, negative_values : tuple of str
+        The label values of the positive and negative class (binary tasks;
+        every value seen at training, also those given implicitly as "every
+        other value").
+    dropped_values : tuple of str
+        Values seen at training that belong to no class (left out).
+    group, study : str or None
+        The subject and study columns used for cross-validation.
+
+    Examples
+    --------
+    >>> md = pd.DataFrame({"dx": ["CD", "UC", "control", "CD"]}, index=list("abcd"))
+    >>> task = make_target(md, "dx", positive=["CD"], negative=["control"]).task
+    >>> task.labels(md).tolist()
+    ['CD', 'control', 'CD']
+    """
+
+    label: str
+    classes: tuple[str, ...]
+    positive_class: str | None
+    positive_values: tuple[str, ...] = ()
+    negative_values: tuple[str, ...] = ()
+    dropped_values: tuple[str, ...] = ()
+    group: str | None = None
+    study: str | None = None
+    class_counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def binary(self) -> bool:
+        """Whether the task has two classes."""
+        return len(self.classes) == 2
+
+    @property
+    def negative_class(self) -> str | None:
+        """The class that is not :attr:`positive_class` (binary tasks)."""
+        if not self.binary or self.positive_class is None:
+            return None
+        return next(c for c in self.classes if c != self.positive_class)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the task as plain values (the model card's ``task``)."""
+        return {
+            "label": self.label,
+            "classes": list(self.classes),
+            "positive_class": self.positive_class,
+            "positive_values": list(self.positive_values),
+            "negative_values": list(self.negative_values),
+            "dropped_values": list(self.dropped_values),
+            "group": self.group,
+            "study": self.study,
+            "class_counts": dict(self.class_counts),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Task:
+        """Build a task from :meth:`to_dict` output."""
+        return cls(
+            label=str(data["label"]),
+            classes=tuple(str(c) for c in data["classes"]),
+            positive_class=data.get("positive_class"),
+            positive_values=tuple(str(v) for v in data.get("positive_values") or ()),
+            negative_values=tuple(str(v) for v in data.get("negative_values") or ()),
+            dropped_values=tuple(str(v) for v in data.get("dropped_values") or ()),
+            group=data.get("group"),
+            study=data.get("study"),
+            class_counts={str(k): int(v) for k, v in (data.get("class_counts") or {}).items()},
+        )
+
+    def labels(
+        self,
+        metadata: pd.DataFrame,
+        label: str | None = None,
+        *,
+        positive: Sequence[str] | None = None,
+        negative: Sequence[str] | None = None,
+        where: str = "the sample metadata",
+    ) -> pd.Series:
+        """Return the class of each labelled sample of (another cohort's) metadata.
+
+        Values map as at training. Values that training left out
+        (:attr:`dropped_values`) are left out here too. Any other value is
+        refused: another cohort that spells its labels differently names its
+        values for the two classes with ``positive`` / ``negative``.
+
+        Parameters
+        ----------
+        metadata : pandas.DataFrame
+            Sample metadata indexed by sample ID.
+        label : str, optional
+            The label column (default :attr:`label`).
+        positive, negative : sequence of str, optional
+            This cohort's values of the positive and negative class (binary
+            tasks). With only ``positive``, every other value is negative.
+        where : str
+            Where the metadata came from, for messages.
+
+        Returns
+        -------
+        pandas.Series
+            Class name per labelled sample (indexed by sample ID as text),
+            named after the label column.
+
+        Raises
+        ------
+        MetadataError
+            If the column is missing, a value is not one of the task's, or
+            ``positive`` / ``negative`` are given for a multiclass task.
+        """
+        column = label or self.label
+        values = label_values(metadata, column)
+        if (positive or negative) and not (self.binary and self.positive_class is not None):
+            raise MetadataError(
+                "--positive/--negative map labels onto a binary model's classes, but this model "
+                f"has {len(self.classes)} classes ({', '.join(self.classes)}); leave them out."
+            )
+        if negative and not positive:
+            raise MetadataError("--negative needs --positive too; name the positive class values.")
+        if positive:
+            pos = [str(v) for v in positive]
+            neg = [str(v) for v in negative] if negative else sorted(set(values) - set(pos))
+            dropped: list[str] = []
+        elif self.positive_values:
+            pos, neg = list(self.positive_values), list(self.negative_values)
+            dropped = list(self.dropped_values)
+        else:
+            pos, neg, dropped = [], [], list(self.dropped_values)
+        if pos:
+            mapping = {v: self.positive_class for v in pos} | {v: self.negative_class for v in neg}
+        else:
+            mapping = {c: c for c in self.classes}
+        unknown = sorted(set(values) - set(mapping) - set(dropped))
+        if unknown:
+            counts = values.value_counts()
+            shown = ", ".join(f"{v!r} ({int(counts[v])})" for v in unknown[:5])
+            known = ", ".join(repr(v) for v in mapping)
+            fix = (
+                f"map them with --positive VALUE (and --negative VALUE) onto {self.positive_class}"
+                f" / {self.negative_class}"
+                if self.binary and self.positive_class is not None
+                else "give labels spelled as the model's classes"
+            )
+            raise MetadataError(
+                f"Column {column!r} of {where} has label values the model does not know: {shown}; "
+                f"the model's values are {known}; {fix}."
+            )
+        y = values[values.isin(list(mapping))].map(mapping)
+        y.name = column
+        y.index = pd.Index(y.index.astype(str), name="sample_id")
+        return y.astype(object)
 
 
 @dataclass(frozen=True)
@@ -26,15 +197,18 @@ class Target:
         The class whose probability AUROC is computed on (binary tasks).
     dropped : list of str
         Samples left out: missing label, or in neither ``positive`` nor ``negative``.
+    task : Task
+        The value-to-class mapping, for the model card.
     """
 
     y: pd.Series
     classes: list[str]
     positive_class: str | None
     dropped: list[str]
+    task: Task
 
 
-def _as_text(values: pd.Series) -> pd.Series:
+def as_text(values: pd.Series) -> pd.Series:
     """Labels as text; whole numbers read as floats (1.0, a 0/1 column with gaps) become "1"."""
     if pd.api.types.is_numeric_dtype(values):
         numbers = values.astype(float)
@@ -59,7 +233,7 @@ def label_values(metadata: pd.DataFrame, label: str | None) -> pd.Series:
         )
     raw = metadata[label]
     labelled = raw.notna() & (raw.astype(str).str.strip() != "")
-    return _as_text(raw[labelled])
+    return as_text(raw[labelled])
 
 
 def make_target(
@@ -142,6 +316,26 @@ def make_target(
             "selection; a classifier needs two or more."
         )
     dropped = [str(s) for s in metadata.index.difference(y.index, sort=False)]
+    if positive:
+        pos_values = tuple(positive)
+        neg_values = tuple(negative) if negative else tuple(sorted(present - set(positive)))
+    elif positive_class is not None:
+        pos_values, neg_values = (positive_class,), (classes[0],)
+    else:
+        pos_values = neg_values = ()
+    task = Task(
+        label=label,
+        classes=tuple(classes),
+        positive_class=positive_class,
+        positive_values=pos_values,
+        negative_values=neg_values,
+        dropped_values=tuple(sorted(present - set(pos_values) - set(neg_values) - set(classes))),
+        class_counts={str(k): int(v) for k, v in counts.items()},
+    )
     return Target(
-        y=y.astype(object), classes=classes, positive_class=positive_class, dropped=dropped
+        y=y.astype(object),
+        classes=classes,
+        positive_class=positive_class,
+        dropped=dropped,
+        task=task,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,12 @@ import pandas as pd
 from scipy import sparse
 from sklearn.pipeline import Pipeline
 
-from mlmicro.alignment import align_table
-from mlmicro.exceptions import InvalidTableError
+from mlmicro.model.apply import Applied, apply_pipeline
+from mlmicro.model.bundle import BundleContents, read_bundle, save_model
+from mlmicro.model.card import ModelCard
+from mlmicro.model.labels import Task
 
-__all__ = ["Model", "TrainingData"]
+__all__ = ["Model", "TrainingData", "load_model"]
 
 
 class TrainingData:
@@ -59,30 +62,49 @@ class Model:
     pipeline : sklearn.pipeline.Pipeline
         Rank collapse, filters, transform and classifier, fitted on all
         training samples.
-    classes : list of str
-        Class labels in the order of probability columns.
-    positive_class : str or None
-        Class scored by binary metrics.
-    card : dict
+    card : ModelCard
         The model card (also written as JSON beside a saved bundle).
+    cv : CVResult or None
+        Cross-validation results (out-of-fold predictions, fold importances).
+    training : TrainingData or None
+        The training cohort at the model's rank, for explanations.
     """
 
     def __init__(
         self,
         pipeline: Pipeline,
         *,
-        classes: list[str],
-        positive_class: str | None,
-        card: dict[str, Any],
+        card: ModelCard,
         cv: Any = None,
         training: TrainingData | None = None,
     ) -> None:
         self.pipeline = pipeline
-        self.classes = list(classes)
-        self.positive_class = positive_class
         self.card = card
         self.cv = cv
         self.training = training
+
+    @classmethod
+    def from_bundle(cls, contents: BundleContents) -> Model:
+        """Build a model from what :func:`mlmicro.model.bundle.read_bundle` read."""
+        return cls(
+            contents.pipeline, card=contents.card, cv=contents.cv, training=contents.training
+        )
+
+    # ------------------------------------------------------------------- task
+    @property
+    def task(self) -> Task:
+        """Label column, classes and the values that form them."""
+        return self.card.task
+
+    @property
+    def classes(self) -> list[str]:
+        """Class labels in the order of probability columns."""
+        return list(self.card.task.classes)
+
+    @property
+    def positive_class(self) -> str | None:
+        """Class scored by binary metrics (``None`` for a multiclass model)."""
+        return self.card.task.positive_class
 
     # ------------------------------------------------------------------ schema
     @property
@@ -101,14 +123,21 @@ class Model:
         return [str(f) for f in self.pipeline[:-1].get_feature_names_out()]
 
     # -------------------------------------------------------------- prediction
-    def _prepare(self, table: pd.DataFrame) -> pd.DataFrame:
-        if not isinstance(table, pd.DataFrame):
-            raise InvalidTableError(
-                "Model input must be a pandas DataFrame with samples as rows and taxa as "
-                "columns; read files with mlmicro.read_table."
-            )
-        # the same matching across naming styles and ranks as mlmicro.predict
-        return align_table(table, self.features, rank=self.rank)
+    def apply(
+        self,
+        table: pd.DataFrame,
+        *,
+        contributions: bool = False,
+        threads: int | None = None,
+        where: str = "the table",
+    ) -> Applied:
+        """Apply the frozen pipeline to a cohort (the one path every consumer takes).
+
+        See :class:`mlmicro.model.apply.PipelineRunner`.
+        """
+        return apply_pipeline(
+            self.pipeline, table, contributions=contributions, threads=threads, where=where
+        )
 
     def predict_proba(self, table: pd.DataFrame) -> pd.DataFrame:
         """Class probabilities for each sample.
@@ -124,18 +153,32 @@ class Model:
         -------
         pandas.DataFrame
             One ``probability_<class>`` column per class, indexed like ``table``.
+            A sample with no abundance on any model taxon is not predicted: its
+            row is ``NaN`` (with a warning that names it).
         """
-        table = self._prepare(table)
-        proba = self.pipeline.predict_proba(table)
+        applied = self.apply(table)
+        if applied.n_unpredicted:
+            missing = applied.sample_ids[~applied.predicted]
+            shown = ", ".join(repr(s) for s in missing[:5]) + (", ..." if len(missing) > 5 else "")
+            warnings.warn(
+                f"{len(missing)} sample(s) carry no abundance on any model taxon and were not "
+                f"predicted (probabilities NaN): {shown}.",
+                UserWarning,
+                stacklevel=2,
+            )
         return pd.DataFrame(
-            proba, index=table.index, columns=[f"probability_{c}" for c in self.classes]
+            applied.probabilities,
+            index=table.index,
+            columns=[f"probability_{c}" for c in self.classes],
         )
 
     def predict(self, table: pd.DataFrame) -> pd.Series:
-        """Predicted class label for each sample (the most probable class)."""
-        proba = self.predict_proba(table)
-        labels = np.asarray(self.classes, dtype=object)[np.argmax(proba.to_numpy(), axis=1)]
-        return pd.Series(labels, index=proba.index, name="predicted_label")
+        """Predicted class per sample: the most probable (``None`` where not predicted)."""
+        proba = self.predict_proba(table).to_numpy()
+        labels = np.full(len(proba), None, dtype=object)
+        done = ~np.isnan(proba).any(axis=1)
+        labels[done] = np.asarray(self.classes, dtype=object)[np.argmax(proba[done], axis=1)]
+        return pd.Series(labels, index=table.index, name="predicted_label")
 
     def explain(
         self,
@@ -156,7 +199,7 @@ class Model:
     # ------------------------------------------------------------- CV results
     @property
     def cv_results(self) -> pd.DataFrame:
-        """Metrics per CV repeat (rows) with mean, sd and 95% CI in ``card["cv_metrics"]``."""
+        """Metrics per CV repeat (rows); their summary is ``card.cv_metrics``."""
         if self.cv is None:
             return pd.DataFrame()
         return self.cv.per_repeat.copy()
@@ -170,20 +213,42 @@ class Model:
 
     def save(self, path: str | Path) -> Path:
         """Save the bundle (``.joblib``) and its model card (``.json``); see :func:`save_model`."""
-        from mlmicro.model.bundle import save_model
-
         return save_model(self, path)
 
     def __repr__(self) -> str:
-        metrics = self.card.get("cv_metrics", {})
-        auc = metrics.get("roc_auc", {})
+        auc = self.card.metric("roc_auc")
         auc_text = ""
         if auc.get("mean") is not None:
             lo, hi = auc["ci95"]
             auc_text = f", CV AUROC {auc['mean']:.3f} (95% CI {lo:.3f}-{hi:.3f})"
-        model = self.card.get("config", {}).get("model", "?")
         return (
-            f"<mlmicro.Model {model}: {' vs '.join(self.classes)}; "
-            f"{self.card.get('n_samples', '?')} samples, {len(self.features)} taxa at "
+            f"<mlmicro.Model {self.card.model_type}: {' vs '.join(self.classes)}; "
+            f"{self.card.n_samples} samples, {len(self.features)} taxa at "
             f"{self.rank or 'deepest'} rank{auc_text}>"
         )
+
+
+def load_model(path: str | Path, *, verify: bool = True) -> Model:
+    """Load a model saved by :meth:`Model.save` or ``mlmicro train``.
+
+    The SHA-256 recorded in the model card is checked before the bundle is
+    read; a mismatch is refused (see :func:`mlmicro.model.bundle.read_bundle`).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The ``.joblib`` bundle or its ``.json`` card.
+    verify : bool
+        Check the digest (leave on unless you made the file yourself).
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    ModelBundleError
+        If the file is missing, not a bundle, tampered with, or of an
+        incompatible bundle format.
+    """
+    return Model.from_bundle(read_bundle(path, verify=verify))

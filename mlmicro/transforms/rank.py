@@ -10,7 +10,9 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from mlmicro.exceptions import InvalidTableError, TransformError
+from mlmicro.alignment import Alignment, align_columns
+from mlmicro.exceptions import TransformError
+from mlmicro.io.frames import frame_values
 from mlmicro.taxonomy import canonical_lineage, collapse_to_rank, normalize_rank
 
 __all__ = ["RankCollapser"]
@@ -26,11 +28,11 @@ class RankCollapser(TransformerMixin, BaseEstimator):
     resulting taxa in ``taxa_``.
 
     ``transform`` accepts a table whose columns differ from the training table
-    (a new cohort): it collapses it to ``rank`` the same way, then reindexes
-    it to ``taxa_``. Taxa the new table lacks become 0; taxa the model does not
-    know are dropped. Which new taxon stands for which fitted one is decided by
-    :meth:`_match` (exact match of canonical lineages), which subclasses may
-    override to match other naming styles.
+    (a new cohort): :meth:`align` matches its columns to ``taxa_`` across
+    naming styles and ranks (:mod:`mlmicro.alignment`), so the fitted
+    pipeline applied to any cohort is the whole story of how a model sees it.
+    Taxa the new table lacks become 0; taxa the model does not know are
+    dropped.
 
     Parameters
     ----------
@@ -80,36 +82,7 @@ class RankCollapser(TransformerMixin, BaseEstimator):
         return tags
 
     def _collapse(self, X: object) -> pd.DataFrame:
-        name = type(self).__name__
-        if not isinstance(X, pd.DataFrame):
-            raise InvalidTableError(
-                f"{name} needs a pandas DataFrame whose columns are taxon lineages, got "
-                f"{type(X).__name__}; read the table with mlmicro.io.read_table."
-            )
-        bad = [c for c in X.columns if not isinstance(c, str)]
-        if bad:
-            raise InvalidTableError(
-                f"{name} needs string (lineage) column names, but column {bad[0]!r} is a "
-                f"{type(bad[0]).__name__}."
-            )
-        try:
-            values = X.to_numpy(dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise InvalidTableError(
-                f"The table passed to {name} has non-numeric values; every cell must be a number."
-            ) from err
-        if not np.isfinite(values).all():
-            row, col = np.argwhere(~np.isfinite(values))[0]
-            raise InvalidTableError(
-                f"The table passed to {name} has a NaN or infinite value (sample "
-                f"{X.index[row]!r}, column {X.columns[col]!r}); fill or drop it first."
-            )
-        if values.size and values.min() < 0:
-            row, col = np.argwhere(values < 0)[0]
-            raise InvalidTableError(
-                f"Negative values in data passed to {name} (sample {X.index[row]!r}, column "
-                f"{X.columns[col]!r}); a taxa table must hold non-negative abundances."
-            )
+        values = frame_values(X, f"the table passed to {type(self).__name__}")
         frame = pd.DataFrame(
             values, index=X.index, columns=[canonical_lineage(c) for c in X.columns]
         )
@@ -140,26 +113,34 @@ class RankCollapser(TransformerMixin, BaseEstimator):
         self.taxa_ = np.asarray(collapsed.columns, dtype=object)
         return self
 
-    def _match(self, new_taxa: Sequence[str]) -> dict[str, str]:
-        """Map taxa of a new table (at ``rank``, canonical) to fitted taxa.
+    def align(self, columns: Sequence[str], totals: Sequence[float] | None = None) -> Alignment:
+        """Decide which columns of a table feed which fitted taxon.
+
+        This is the one place a model meets a new cohort's names: lineage
+        style, partial names, deeper ranks and other upper ranks are matched
+        by :func:`mlmicro.alignment.align_columns`. A fitted taxon maps onto
+        itself, so the training table (or the model's own features) align
+        one to one.
 
         Parameters
         ----------
-        new_taxa : sequence of str
-            The collapsed columns of the table being transformed.
+        columns : sequence of str
+            The table's columns.
+        totals : sequence of float, optional
+            Each column's total over the table's samples (tells a MetaPhlAn
+            hierarchy from a flat table); pass the whole table's totals when
+            the table is transformed in blocks.
 
         Returns
         -------
-        dict
-            ``{new taxon: fitted taxon}`` for each new taxon the model knows;
-            taxa left out are dropped. Several new taxa may map to one fitted
-            taxon: their abundances are summed.
+        Alignment
         """
-        known = set(self.taxa_.tolist())
-        return {taxon: taxon for taxon in new_taxa if taxon in known}
+        check_is_fitted(self)
+        rank = None if self.rank is None else normalize_rank(self.rank)
+        return align_columns(columns, self.taxa_.tolist(), rank=rank, totals=totals)
 
     def transform(self, X: pd.DataFrame) -> NDArray[np.float64]:
-        """Collapse ``X`` to ``rank`` and reindex it to ``taxa_``.
+        """Collapse ``X`` to ``rank`` and align it to ``taxa_`` (:meth:`align`).
 
         Parameters
         ----------
@@ -173,19 +154,8 @@ class RankCollapser(TransformerMixin, BaseEstimator):
             Fitted taxa the table lacks are 0.
         """
         check_is_fitted(self)
-        collapsed = self._collapse(X)
-        mapping = self._match(list(collapsed.columns))
-        position = {taxon: i for i, taxon in enumerate(self.taxa_.tolist())}
-        columns = {str(c): i for i, c in enumerate(collapsed.columns)}
-        src = np.array([columns[new] for new in mapping], dtype=np.intp)
-        dest = np.array([position[fitted] for fitted in mapping.values()], dtype=np.intp)
-        values = collapsed.to_numpy(dtype=np.float64, copy=False)
-        out = np.zeros((values.shape[0], len(self.taxa_)), dtype=np.float64)
-        if len(np.unique(dest)) == len(dest):
-            out[:, dest] = values[:, src]  # one new taxon per fitted taxon: a plain copy
-        else:
-            np.add.at(out.T, dest, values[:, src].T)
-        return out
+        values = frame_values(X, f"the table passed to {type(self).__name__}")
+        return self.align(list(X.columns), values.sum(axis=0)).apply(values)
 
     def get_feature_names_out(self, input_features: ArrayLike | None = None) -> np.ndarray:
         """Return ``taxa_``.

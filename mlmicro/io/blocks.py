@@ -1,0 +1,82 @@
+"""Writing predictions block by block: TSV / CSV (optionally gzip) or Parquet."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlmicro.exceptions import OutputExistsError
+from mlmicro.io.writers import output_extension
+
+__all__ = ["BlockWriter", "check_output_path"]
+
+
+class BlockWriter:
+    """Writes output blocks to an open file: TSV / CSV (optionally gzip) or Parquet."""
+
+    def __init__(self, path: Path, target: Path, columns: Sequence[str]) -> None:
+        extension, compress = output_extension(target)
+        self.parquet = extension == ".parquet"
+        self.first = True
+        self.sep = "," if extension == ".csv" else "\t"
+        if self.parquet:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            fields = [
+                pa.field(
+                    c,
+                    pa.float64()
+                    if c.startswith("probability_") or c.endswith("_shap")
+                    else pa.string(),
+                )
+                for c in columns
+            ]
+            self.schema = pa.schema(fields)
+            self.handle: Any = pq.ParquetWriter(path, self.schema)
+        elif compress:
+            self._file = open(path, "wb")
+            compressed = gzip.GzipFile(filename="", mode="wb", fileobj=self._file, mtime=0)
+            self.handle = io.TextIOWrapper(compressed, encoding="utf-8", newline="")
+        else:
+            self.handle = open(path, "w", encoding="utf-8", newline="")
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append one block of rows (the header with the first)."""
+        if self.parquet:
+            import pyarrow as pa
+
+            self.handle.write_table(
+                pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
+            )
+        else:
+            frame.to_csv(
+                self.handle, sep=self.sep, index=False, header=self.first, lineterminator="\n"
+            )
+        self.first = False
+
+    def close(self) -> None:
+        """Close the file (Parquet: write its footer)."""
+        self.handle.close()
+        if getattr(self, "_file", None) is not None:
+            self._file.close()
+
+
+def check_output_path(output: str | os.PathLike[str], *, force: bool) -> Path:
+    """Check that predictions can be written to ``output`` before any work is done."""
+    path = Path(output)
+    output_extension(path)
+    if path.exists() and not force:
+        raise OutputExistsError(
+            f"Output file {path} already exists; pass --force to overwrite it or choose "
+            "another path."
+        )
+    if path.is_dir():
+        raise OutputExistsError(f"Output path {path} is a folder; give a file name.")
+    return path

@@ -1,0 +1,202 @@
+"""The one path from a taxa table to a model's predictions.
+
+Every consumer -- :meth:`mlmicro.Model.predict_proba`, each block of
+``mlmicro predict``, ``--top-strains``, :func:`mlmicro.explain.explain` and
+external validation -- applies a model through :class:`PipelineRunner`:
+
+1. the fitted pipeline's first step (:class:`~mlmicro.transforms.RankCollapser`)
+   aligns the cohort's columns onto the model's taxa
+   (:meth:`~mlmicro.transforms.RankCollapser.align`), once per table even
+   when the table is read in blocks;
+2. samples with no abundance on any model taxon are not predicted (their
+   probabilities are ``NaN``), never passed on to fail a later step;
+3. every other step of the frozen pipeline runs unchanged, then the
+   classifier; exact TreeSHAP contributions, when asked for, are computed on
+   the very features the classifier saw.
+
+So ``pipeline.predict_proba(table)`` and :meth:`PipelineRunner.run` give the
+same probabilities for every predicted sample; nothing is refitted.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from mlmicro.alignment import Alignment
+from mlmicro.io.frames import frame_values
+from mlmicro.model.contributions import feature_contributions, supports_contributions
+
+__all__ = ["Applied", "PipelineRunner", "apply_pipeline"]
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A model applied to one table (or one block of a table).
+
+    Attributes
+    ----------
+    sample_ids : pandas.Index
+        The table's sample IDs, as text, in table order.
+    abundance : numpy.ndarray of shape (n_samples, n_taxa)
+        The table at the model's rank, aligned onto its taxa (the first
+        pipeline step's output; absent taxa are 0).
+    abundance_share : numpy.ndarray of shape (n_samples,)
+        Share of each sample's abundance (at the model's rank) that falls on
+        model taxa.
+    predicted : numpy.ndarray of bool, shape (n_samples,)
+        Samples with abundance on at least one model taxon; only these are
+        predicted.
+    features : numpy.ndarray of shape (n_predicted, n_features_used)
+        The classifier's input for the predicted samples.
+    feature_names : list of str
+        Names of :attr:`features` columns (the pipeline's names before the
+        classifier).
+    probabilities : numpy.ndarray of shape (n_samples, n_classes)
+        Class probabilities; ``NaN`` rows for samples not predicted.
+    contributions : numpy.ndarray or None
+        Exact TreeSHAP values for the predicted samples, when asked for:
+        ``(n_predicted, n_features_used)`` (binary, log-odds of the second
+        class) or ``(n_predicted, n_classes, n_features_used)``.
+    base : numpy.ndarray or None
+        The expected margin the contributions start from.
+    """
+
+    sample_ids: pd.Index
+    abundance: np.ndarray
+    abundance_share: np.ndarray
+    predicted: np.ndarray
+    features: np.ndarray
+    feature_names: list[str]
+    probabilities: np.ndarray
+    contributions: np.ndarray | None = None
+    base: np.ndarray | None = None
+
+    @property
+    def n_unpredicted(self) -> int:
+        """Samples with no abundance on model taxa (not predicted)."""
+        return int((~self.predicted).sum())
+
+
+class PipelineRunner:
+    """Applies a fitted mlmicro pipeline to cohorts, frozen.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        A fitted pipeline whose first step is a ``RankCollapser`` and whose
+        last step is a classifier.
+    threads : int, optional
+        Threads of the classifier (and of TreeSHAP). The classifier is copied
+        when given, so the caller's pipeline is left as it was.
+
+    Examples
+    --------
+    >>> runner = PipelineRunner(model.pipeline)  # doctest: +SKIP
+    >>> applied = runner.run(table)  # doctest: +SKIP
+    >>> applied.probabilities[applied.predicted]  # doctest: +SKIP
+    """
+
+    def __init__(self, pipeline: Pipeline, *, threads: int | None = None) -> None:
+        self.pipeline = pipeline
+        self.rank_step = pipeline[0]
+        classifier = pipeline[-1]
+        if threads is not None:
+            classifier = copy.deepcopy(classifier)
+            if supports_contributions(pipeline):
+                classifier.set_params(n_jobs=threads)
+                classifier.get_booster().set_param({"nthread": threads})
+            elif "n_jobs" in classifier.get_params():
+                classifier.set_params(n_jobs=threads)
+        self.classifier = classifier
+        self.threads = threads
+        self.middle = pipeline[1:-1] if len(pipeline) > 2 else None
+        self.feature_names = [str(f) for f in pipeline[:-1].get_feature_names_out()]
+        self.taxa = [str(t) for t in self.rank_step.taxa_]
+
+    def align(self, columns: Sequence[str], totals: Sequence[float] | None = None) -> Alignment:
+        """Align a table's columns onto the model's taxa (the pipeline's first step)."""
+        return self.rank_step.align(list(columns), totals)
+
+    def run(
+        self,
+        table: pd.DataFrame,
+        *,
+        alignment: Alignment | None = None,
+        contributions: bool = False,
+        where: str = "the table",
+    ) -> Applied:
+        """Apply the pipeline to ``table``.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame
+            Samples x taxa, in any lineage style, at or below the model's rank.
+        alignment : Alignment, optional
+            :meth:`align` of the whole table's columns, when ``table`` is one
+            block of a larger table; by default computed from ``table``.
+        contributions : bool
+            Also compute exact TreeSHAP contributions (XGBoost models).
+        where : str
+            Where the table came from (a file), for error messages.
+
+        Returns
+        -------
+        Applied
+        """
+        values = frame_values(table, where)
+        if alignment is None:
+            alignment = self.align(list(table.columns), values.sum(axis=0))
+        abundance = alignment.apply(values)
+        mapped = abundance.sum(axis=1)
+        shares = alignment.abundance_share(values, mapped)
+        del values
+        predicted = mapped > 0
+        n_classes = len(self.classifier.classes_)
+        proba = np.full((len(table), n_classes), np.nan)
+        inputs = abundance if predicted.all() else abundance[predicted]
+        if predicted.any():
+            features = self.middle.transform(inputs) if self.middle is not None else inputs
+            features = np.asarray(features, dtype=np.float64)
+            proba[predicted] = self.classifier.predict_proba(features)
+        else:
+            features = np.empty((0, len(self.feature_names)))
+        values_shap = base = None
+        if contributions and len(features):
+            frame = pd.DataFrame(features, columns=self.feature_names)
+            values_shap, base, _ = feature_contributions(
+                Pipeline([("classifier", self.classifier)]),
+                frame,
+                features=frame,
+                threads=self.threads,
+            )
+        return Applied(
+            sample_ids=pd.Index(table.index.astype(str), dtype=object, name="sample_id"),
+            abundance=abundance,
+            abundance_share=shares,
+            predicted=predicted,
+            features=features,
+            feature_names=self.feature_names,
+            probabilities=proba,
+            contributions=values_shap,
+            base=base,
+        )
+
+
+def apply_pipeline(
+    pipeline: Pipeline,
+    table: pd.DataFrame,
+    *,
+    contributions: bool = False,
+    threads: int | None = None,
+    where: str = "the table",
+) -> Applied:
+    """Apply a fitted pipeline to a whole table; see :class:`PipelineRunner`."""
+    return PipelineRunner(pipeline, threads=threads).run(
+        table, contributions=contributions, where=where
+    )

@@ -1,0 +1,188 @@
+"""The model card: what a model is, how it was trained and how well it did, as typed data.
+
+A :class:`ModelCard` travels with every model (``Model.card``) and is written
+as JSON beside a saved bundle, readable without loading the model. Every
+consumer (the CLI, reports, prediction) reads its attributes, never string
+keys of a dict; :meth:`ModelCard.to_dict` / :meth:`ModelCard.from_dict` are the
+only places that know the JSON layout, versioned by :data:`CARD_SCHEMA_VERSION`.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from mlmicro.exceptions import ModelBundleError
+from mlmicro.model.labels import Task
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_VERSION",
+    "CARD_SCHEMA_VERSION",
+    "ModelCard",
+    "library_versions",
+]
+
+#: The ``format`` field of every mlmicro model card.
+BUNDLE_FORMAT = "mlmicro-model"
+#: Version of the bundle file layout.
+BUNDLE_VERSION = 1
+#: Version of the card's JSON schema (fields and their meaning).
+CARD_SCHEMA_VERSION = 2
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries a bundle depends on."""
+    out = {"python": platform.python_version()}
+    for name in ("mlmicro", "scikit-learn", "xgboost", "numpy", "pandas", "scipy", "shap"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover - all are dependencies
+            out[name] = "not installed"
+    return out
+
+
+@dataclass
+class ModelCard:
+    """What a model is and how it was made.
+
+    Attributes
+    ----------
+    task : Task
+        Label column, classes and which values form them.
+    n_samples : int
+        Training samples.
+    rank : str or None
+        The rank the model works at.
+    features : list of str
+        The model's input schema (canonical lineages at ``rank``).
+    features_used : list of str
+        The classifier's features after filtering and transformation.
+    config : dict
+        The resolved training configuration (:meth:`TrainConfig.to_dict`).
+    cv : dict
+        Cross-validation scheme: ``scheme``, ``folds``, ``repeats``,
+        ``per_repeat``, ``per_study``, ``permutation``.
+    cv_metrics : dict
+        Per metric: ``mean``, ``std`` and ``ci95`` over out-of-fold predictions.
+    training_table : dict
+        Source, fingerprint and shape of the training table.
+    versions : dict
+        Library versions the model was made with.
+    created : str
+        ISO time stamp.
+    dropped : dict
+        What training left out, counted: ``samples`` (no label or in no class).
+    name : str or None
+        The bundle's name (set when saved).
+    bundle : dict or None
+        The saved file and its SHA-256 (set when saved).
+    """
+
+    task: Task
+    n_samples: int
+    rank: str | None
+    features: list[str]
+    features_used: list[str]
+    config: dict[str, Any]
+    cv: dict[str, Any] = field(default_factory=dict)
+    cv_metrics: dict[str, Any] = field(default_factory=dict)
+    training_table: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=library_versions)
+    created: str = ""
+    dropped: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    bundle: dict[str, Any] | None = None
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names in model order."""
+        return list(self.task.classes)
+
+    @property
+    def positive_class(self) -> str | None:
+        """The class binary metrics score."""
+        return self.task.positive_class
+
+    @property
+    def model_type(self) -> str:
+        """The classifier (``xgboost``, ``random-forest``, ...)."""
+        return str(self.config.get("model", "?"))
+
+    def metric(self, name: str) -> Mapping[str, Any]:
+        """Return the CV summary of one metric (empty when not computed)."""
+        return self.cv_metrics.get(name) or {}
+
+    def with_bundle(self, *, name: str, file: str, sha256: str) -> ModelCard:
+        """Return a copy naming the saved bundle file and its digest."""
+        return replace(self, name=name, bundle={"file": file, "sha256": sha256})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the card as JSON-ready plain values."""
+        return {
+            "format": BUNDLE_FORMAT,
+            "format_version": BUNDLE_VERSION,
+            "schema_version": CARD_SCHEMA_VERSION,
+            "name": self.name,
+            "created": self.created,
+            "task": self.task.to_dict(),
+            "classes": self.classes,
+            "positive_class": self.positive_class,
+            "n_samples": self.n_samples,
+            "rank": self.rank,
+            "features": list(self.features),
+            "n_features": len(self.features),
+            "features_used": list(self.features_used),
+            "config": self.config,
+            "cv": self.cv,
+            "cv_metrics": self.cv_metrics,
+            "dropped": self.dropped,
+            "training_table": self.training_table,
+            "versions": self.versions,
+            "bundle": self.bundle,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "the model card") -> ModelCard:
+        """Build a card from :meth:`to_dict` output.
+
+        Raises
+        ------
+        ModelBundleError
+            If ``data`` is not an mlmicro card of a schema this version reads.
+        """
+        if not isinstance(data, Mapping) or data.get("format") != BUNDLE_FORMAT:
+            raise ModelBundleError(
+                f"{where} is not an mlmicro model card; pass a file made by mlmicro train."
+            )
+        schema = data.get("schema_version")
+        if schema != CARD_SCHEMA_VERSION:
+            raise ModelBundleError(
+                f"{where} uses card schema {schema}, this mlmicro reads schema "
+                f"{CARD_SCHEMA_VERSION}; retrain the model with this version."
+            )
+        try:
+            return cls(
+                task=Task.from_dict(data["task"]),
+                n_samples=int(data["n_samples"]),
+                rank=data.get("rank"),
+                features=[str(f) for f in data["features"]],
+                features_used=[str(f) for f in data["features_used"]],
+                config=dict(data["config"]),
+                cv=dict(data.get("cv") or {}),
+                cv_metrics=dict(data.get("cv_metrics") or {}),
+                training_table=dict(data.get("training_table") or {}),
+                versions={str(k): str(v) for k, v in (data.get("versions") or {}).items()},
+                created=str(data.get("created") or ""),
+                dropped=dict(data.get("dropped") or {}),
+                name=data.get("name"),
+                bundle=data.get("bundle"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelBundleError(
+                f"{where} is missing or has a malformed field ({type(exc).__name__}: {exc}); "
+                "retrain the model."
+            ) from None

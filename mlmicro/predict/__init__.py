@@ -1,0 +1,34 @@
+"""Batch prediction for new cohorts: coverage, predictions, external validation.
+
+* :mod:`mlmicro.predict.coverage` -- how much of a model a cohort carries;
+* :mod:`mlmicro.predict.validation` -- scores against a cohort's known labels;
+* :mod:`mlmicro.predict.batch` -- :func:`predict_table` and :func:`predict_file`.
+"""
+
+from mlmicro.predict.batch import (
+    PredictionResult,
+    PredictionRun,
+    predict_file,
+    predict_table,
+)
+from mlmicro.predict.coverage import (
+    DEFAULT_MIN_COVERAGE,
+    CoverageReport,
+    coverage_report,
+    taxon_importance,
+)
+from mlmicro.predict.validation import PredictionWarning, Validation, cohort_labels
+
+__all__ = [
+    "DEFAULT_MIN_COVERAGE",
+    "CoverageReport",
+    "PredictionResult",
+    "PredictionRun",
+    "PredictionWarning",
+    "Validation",
+    "cohort_labels",
+    "coverage_report",
+    "predict_file",
+    "predict_table",
+    "taxon_importance",
+]
