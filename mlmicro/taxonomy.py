@@ -210,7 +210,7 @@ def canonical_lineage(text: str) -> str:
     while parsed and parsed[-1][1] == "":
         parsed.pop()  # empty trailing ranks say nothing
     if not parsed:
-        return raw
+        return _UNCLASSIFIED  # rank prefixes with no name at all ("k__; p__"): unassigned
     out: list[str] = []
     genus: str | None = None
     for prefix, name in parsed:
@@ -249,6 +249,8 @@ def canonicalize_columns(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _looks_binomial(species: str, genus: str) -> bool:
+    if species == genus or species.strip("[]").startswith(genus + "_"):
+        return True
     first = species.split("_", 1)[0].strip("[]")
     if first == genus:
         return True
