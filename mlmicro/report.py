@@ -47,6 +47,7 @@ import pandas as pd
 
 from mlmicro import figures
 from mlmicro.io import atomic_write, write_table
+from mlmicro.model.card import library_versions
 from mlmicro.model.metrics import METRIC_LABELS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -603,7 +604,7 @@ toward the class shown, blue away from it. Table: sample_contributions.tsv.</p>
 def _method_section(explanation: Explanation, files: Sequence[str]) -> str:
     notes = "".join(f"<li>{_e(n)}</li>" for n in explanation.notes)
     listed = "".join(f"<li><code>{_e(f)}</code></li>" for f in files)
-    from mlmicro import __version__
+    __version__ = library_versions()["mlmicro"]
 
     return f"""<section id="method"><h2>How this was computed</h2>
 <ul>{notes}

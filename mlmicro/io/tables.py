@@ -134,7 +134,7 @@ def read_table(
     Examples
     --------
     >>> table = read_table("feature-table.qza", taxonomy="taxonomy.qza")  # doctest: +SKIP
-    >>> table.index.name
+    >>> table.index.name  # doctest: +SKIP
     'sample_id'
     """
     check_orientation(orientation)

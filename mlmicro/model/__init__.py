@@ -1,0 +1,28 @@
+"""Pipelines, cross-validation, the trained model, its card and its one application path."""
+
+from mlmicro.model.api import DEFAULT_TASK, train
+from mlmicro.model.apply import Applied, PipelineRunner, apply_pipeline
+from mlmicro.model.bundle import ModelVersionWarning, read_bundle, read_card, save_model
+from mlmicro.model.card import ModelCard, library_versions
+from mlmicro.model.labels import Target, Task, make_target
+from mlmicro.model.model import Model, TrainingData, load_model
+
+__all__ = [
+    "DEFAULT_TASK",
+    "Applied",
+    "Model",
+    "ModelCard",
+    "ModelVersionWarning",
+    "PipelineRunner",
+    "Target",
+    "Task",
+    "TrainingData",
+    "apply_pipeline",
+    "library_versions",
+    "load_model",
+    "make_target",
+    "read_bundle",
+    "read_card",
+    "save_model",
+    "train",
+]
