@@ -5,7 +5,7 @@ library from an :class:`mlmicro.explain.Explanation` view of one class; the
 cross-validated ROC and precision-recall curves are drawn from a model's
 out-of-fold predictions. Every function returns a closed
 :class:`matplotlib.figure.Figure` (it still saves and shows in notebooks) and
-draws nothing that is not also in a table: :func:`cv_curve_table` is the table
+draws nothing that is not also in a table: :func:`mlmicro.model.curves.cv_curve_table` is the table
 behind :func:`cv_curves`.
 """
 
@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from sklearn.metrics import precision_recall_curve, roc_curve
 
 with warnings.catch_warnings():
     # shap 0.51 calls a matplotlib colormap method that matplotlib marks for removal
@@ -39,7 +38,6 @@ __all__ = [
     "waterfall",
     "dependence",
     "dependence_grid",
-    "cv_curve_table",
     "cv_curves",
     "value_label",
     "bar_legend",
@@ -240,67 +238,6 @@ def dependence_grid(view: Explanation, keys: Sequence[str], *, columns: int = 3)
 
 
 # ------------------------------------------------------------- CV curves
-_GRID = np.linspace(0.0, 1.0, 101)
-
-
-def cv_curve_table(
-    oof: pd.DataFrame, classes: Sequence[str], positive_class: str | None
-) -> pd.DataFrame:
-    """ROC and precision-recall curves of each CV repeat, on a common grid.
-
-    Parameters
-    ----------
-    oof : pandas.DataFrame
-        Out-of-fold predictions (``repeat``, ``y_true``, ``probability_<class>``).
-    classes : sequence of str
-        The model's classes.
-    positive_class : str or None
-        The binary task's positive class; ``None``: one-vs-rest per class.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Long table: ``curve`` (``roc`` or ``pr``), ``class``, ``repeat``,
-        ``x`` (false positive rate or recall, 0-1 in steps of 0.01), ``y``
-        (true positive rate, or interpolated precision: the best precision at
-        this recall or above) and ``auc`` (AUROC or average precision of that
-        repeat).
-    """
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    targets = [positive_class] if positive_class is not None else list(classes)
-    parts = []
-    for target in targets:
-        for repeat, group in oof.groupby("repeat", sort=True):
-            truth = (group["y_true"].astype(str) == target).to_numpy()
-            if truth.all() or not truth.any():
-                continue
-            score = group[f"probability_{target}"].to_numpy(dtype=np.float64)
-            fpr, tpr, _ = roc_curve(truth, score)
-            roc = np.interp(_GRID, fpr, tpr)
-            roc[0] = 0.0
-            precision, recall, _ = precision_recall_curve(truth, score)
-            # interpolated precision: the best precision at this recall or higher
-            order = np.argsort(recall)
-            best = np.maximum.accumulate(precision[order][::-1])[::-1]
-            pr = np.array([best[np.searchsorted(recall[order], r)] for r in _GRID])
-            auroc = float(roc_auc_score(truth, score))
-            ap = float(average_precision_score(truth, score))
-            for curve, y, area in (("roc", roc, auroc), ("pr", pr, ap)):
-                parts.append(
-                    pd.DataFrame(
-                        {
-                            "curve": curve,
-                            "class": target,
-                            "repeat": int(repeat),
-                            "x": _GRID,
-                            "y": y,
-                            "auc": area,
-                        }
-                    )
-                )
-    columns = ["curve", "class", "repeat", "x", "y", "auc"]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
 def cv_curves(table: pd.DataFrame, *, prevalence: dict[str, float] | None = None) -> Figure:
@@ -309,7 +246,7 @@ def cv_curves(table: pd.DataFrame, *, prevalence: dict[str, float] | None = None
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`cv_curve_table`.
+        From :func:`mlmicro.model.curves.cv_curve_table`.
     prevalence : dict, optional
         Share of each class among the samples: the chance line of its PR curve.
     """

@@ -1,30 +1,13 @@
-"""SHAP explanations of a trained model, keyed by taxon; nothing here fits anything.
+"""The :class:`Explanation`: exact SHAP values of a model over one cohort, keyed by taxon.
 
-:func:`explain` computes exact TreeSHAP values of a model's XGBoost classifier
-with XGBoost's native ``pred_contribs`` (see
-:mod:`mlmicro.model.contributions`), over the training cohort kept in the
-model bundle or over a new cohort run through the model's own frozen pipeline.
-The result, an :class:`Explanation`, maps the values back to taxa and adds what
-a reader needs to judge them: the direction of each taxon's effect, its
-prevalence and abundance per class, and how often the cross-validation fold
-models ranked it among their top taxa.
-
+Built by :func:`mlmicro.explain.explain`; nothing here fits or applies a model.
 Values are in the classifier's margin: the log-odds of the positive class for
 a binary model (positive = pushes toward it), one margin per class for a
 multiclass model.
-
-What is explained depends on the model's transform. With ``relative``,
-``log`` or ``clr`` each classifier feature is one taxon. With ``alr`` each
-feature is the log-ratio of a taxon to the reference taxon, and with ``ilr``
-each feature is a balance between groups of taxa; the explanation says so in
-:attr:`Explanation.feature_kind`, in its :attr:`Explanation.notes` and in the
-``feature`` column of :meth:`Explanation.summary`.
 """
 
 from __future__ import annotations
 
-import os
-import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -32,29 +15,22 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mlmicro.exceptions import (
-    CoverageError,
-    InvalidTableError,
-    MetadataError,
-    ModelBundleError,
-    TaxonomyError,
-)
-from mlmicro.model.contributions import supports_contributions
-from mlmicro.taxonomy import (
-    RANKS,
-    display_names,
-    normalize_rank,
-    truncate_lineage,
-)
-from mlmicro.transforms.composition import ALR, CLR, ILR
-from mlmicro.transforms.zeros import LogTransform
+from mlmicro.exceptions import InvalidTableError, MetadataError, TaxonomyError
+from mlmicro.taxonomy import RANKS, display_names, normalize_rank, truncate_lineage
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from mlmicro.model.model import Model
-
-__all__ = ["Explanation", "explain", "labels_from_metadata", "DIRECTION_THRESHOLD"]
+__all__ = [
+    "DIRECTION_THRESHOLD",
+    "FEATURE_WORDS",
+    "Explanation",
+    "FeatureKind",
+    "column_spearman",
+    "feature_table",
+    "group_columns",
+    "sum_columns",
+]
 
 FeatureKind = Literal["taxon", "log-ratio", "balance"]
 
@@ -62,7 +38,7 @@ FeatureKind = Literal["taxon", "log-ratio", "balance"]
 #: its value and its SHAP value reaches this size; below it, ``"unclear"``.
 DIRECTION_THRESHOLD: float = 0.1
 
-_FEATURE_WORDS = {
+FEATURE_WORDS = {
     "taxon": "taxa",
     "log-ratio": "log-ratios to the reference taxon",
     "balance": "ILR balances",
@@ -293,7 +269,7 @@ class Explanation:
             return pd.concat(parts, ignore_index=True)
         values = self._values[:, 0, :]
         if self._correlation is None:  # the slow part on large cohorts: compute it once
-            self._correlation = _column_spearman(self.data.to_numpy(dtype=np.float64), values)
+            self._correlation = column_spearman(self.data.to_numpy(dtype=np.float64), values)
         correlation = self._correlation
         frame = self.features[["name", "lineage", "feature"]].copy()
         frame["mean_abs_shap"] = np.abs(values).mean(axis=0)
@@ -443,8 +419,8 @@ class Explanation:
         keys = [str(k) for k in self.features.index]
         groups = [truncate_lineage(str(self.features.at[k, "lineage"]), rank) for k in keys]
         names = sorted(set(groups))
-        summed = _sum_columns(self._values, groups, names)
-        abundance = _group_columns(self._cohort_abundance, rank).reindex(
+        summed = sum_columns(self._values, groups, names)
+        abundance = group_columns(self._cohort_abundance, rank).reindex(
             columns=names, fill_value=0.0
         )
         fold = None
@@ -453,7 +429,7 @@ class Explanation:
             cols = [c for c in self._fold_importance.columns if c in mapping]
             fold = self._fold_importance[cols].T.groupby([mapping[c] for c in cols]).sum().T
         summed_what = "taxa" if self.feature_kind == "taxon" else "log-ratios to the reference"
-        features = _feature_table(names, names, f"sum of {current} {summed_what}")
+        features = feature_table(names, names, f"sum of {current} {summed_what}")
         note = (
             f"Aggregated to {rank}: each value is the sum of the SHAP values of the model's "
             f"{current}-level {summed_what} in that {rank}, per sample."
@@ -507,182 +483,15 @@ class Explanation:
     def __repr__(self) -> str:
         return (
             f"<mlmicro.Explanation: {len(self.sample_ids)} samples x {len(self.features)} "
-            f"{_FEATURE_WORDS[self.feature_kind]} at {self.rank or 'deepest'} rank, "
+            f"{FEATURE_WORDS[self.feature_kind]} at {self.rank or 'deepest'} rank, "
             f"margin of {' / '.join(self.outputs)}; {self.cohort}>"
         )
 
 
-# --------------------------------------------------------------------- explain
-def explain(
-    model: Model,
-    table: pd.DataFrame | None = None,
-    *,
-    metadata: pd.DataFrame | None = None,
-    threads: int | None = None,
-    where: str = "the table",
-) -> Explanation:
-    """Exact SHAP values of a model's predictions, mapped back to taxa.
-
-    Parameters
-    ----------
-    model : Model
-        A trained model whose classifier is XGBoost.
-    table : pandas.DataFrame, optional
-        Samples x taxa of a cohort to explain, in any lineage style and at or
-        below the model's rank; it goes through the model's own fitted
-        pipeline (collapsed, aligned, transformed; nothing is refitted).
-        Default: the training cohort kept in the model bundle.
-    metadata : pandas.DataFrame, optional
-        Sample metadata of ``table`` holding the model's label column; gives
-        the per-class abundance columns of the summary. The training cohort's
-        labels are used when ``table`` is not given.
-    threads : int, optional
-        Threads for XGBoost (default: every core this process may use).
-    where : str
-        Where ``table`` came from (a file), for messages.
-
-    Returns
-    -------
-    Explanation
-
-    Raises
-    ------
-    ModelBundleError
-        If the classifier is not XGBoost, or no table is given and the model
-        kept no training cohort.
-    CoverageError
-        If the table shares no taxon with the model.
-
-    Examples
-    --------
-    >>> import mlmicro
-    >>> model = mlmicro.load_model("models/model.joblib")  # doctest: +SKIP
-    >>> exp = model.explain()  # doctest: +SKIP
-    >>> exp.top(10)[["name", "mean_abs_shap", "direction", "cv_top_k_share"]]  # doctest: +SKIP
-    """
-    pipeline = model.pipeline
-    if not supports_contributions(pipeline):
-        raise ModelBundleError(
-            f"Explanations need an XGBoost model, but this model's classifier is "
-            f"{model.card.model_type}; retrain it with --model xgboost."
-        )
-    if table is None:
-        if model.training is None:
-            raise ModelBundleError(
-                "This model bundle keeps no training cohort, so there is nothing to explain by "
-                "default; pass the table of a cohort to explain."
-            )
-        table, labels, cohort = model.training.table(), model.training.labels(), "training cohort"
-    else:
-        labels = None if metadata is None else labels_from_metadata(model, metadata)
-        cohort = "given cohort"
-    # the one application path: the same probabilities and SHAP values as mlmicro predict
-    applied = model.apply(
-        table, contributions=True, threads=threads or _available_cores(), where=where
-    )
-    notes = [_coverage(applied.abundance, model)] if cohort == "given cohort" else []
-    ids = applied.sample_ids[applied.predicted]
-    if applied.n_unpredicted:
-        left = applied.sample_ids[~applied.predicted]
-        shown = ", ".join(repr(s) for s in left[:5]) + (", ..." if len(left) > 5 else "")
-        notes.append(
-            f"{len(left)} sample(s) carry no abundance on any model taxon and are not "
-            f"explained: {shown}."
-        )
-    rank_values = applied.abundance[applied.predicted]
-    totals = rank_values.sum(axis=1, keepdims=True)
-    cohort_abundance = pd.DataFrame(
-        rank_values / totals, index=ids, columns=pd.Index(model.features, dtype=object)
-    )
-    features_in = pd.DataFrame(applied.features, index=ids, columns=applied.feature_names)
-    values, base = applied.contributions, applied.base
-    if values.ndim == 2:
-        values = values[:, None, :]
-    if labels is not None:
-        labels = labels.reindex(ids)
-    binary = len(model.classes) == 2
-    outputs = [model.classes[1]] if binary else list(model.classes)
-    kind, features, data, abundance, kind_notes = _describe_features(
-        pipeline, features_in, cohort_abundance
-    )
-    margin = f"log-odds of {outputs[0]}" if binary else "per-class margin (softmax logits)"
-    notes = [
-        f"SHAP values are exact TreeSHAP contributions to the {margin} of the {cohort} "
-        f"({len(ids)} samples); positive values push toward "
-        f"{outputs[0] if binary else 'the class shown'}.",
-        *kind_notes,
-        *notes,
-    ]
-    return Explanation(
-        values,
-        base,
-        features=features,
-        data=data,
-        abundance=abundance,
-        cohort_abundance=cohort_abundance,
-        classes=model.classes,
-        outputs=outputs,
-        feature_kind=kind,
-        labels=labels,
-        fold_importance=None if model.cv is None else model.cv.fold_importance,
-        rank=model.rank,
-        cohort=cohort,
-        notes=notes,
-        probabilities=applied.probabilities[applied.predicted],
-    )
-
-
-def labels_from_metadata(model: Model, metadata: pd.DataFrame) -> pd.Series:
-    """Class label per sample, from the model's label column of new sample metadata.
-
-    The model's :class:`~mlmicro.model.labels.Task` maps the values exactly as
-    at training and external validation; samples without a usable label are
-    left out.
-
-    Raises
-    ------
-    MetadataError
-        If the metadata lack the model's label column, or hold label values
-        the model does not know.
-    """
-    return model.task.labels(metadata).rename("label")
-
-
-# --------------------------------------------------------------------- helpers
-def _available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
-
-
-def _coverage(rank_values: np.ndarray, model: Model) -> str:
-    present = (rank_values > 0).any(axis=0)
-    used = set(model.features_used)
-    used_present = sum(
-        1 for taxon, seen in zip(model.features, present, strict=True) if seen and taxon in used
-    )
-    if not present.any():
-        raise CoverageError(
-            f"The table shares no taxon with the model ({len(model.features)} taxa at "
-            f"{model.rank or 'deepest'} rank); check that it is a profile of the same kind "
-            "(lineage style, rank) as the training table."
-        )
-    share = used_present / max(len(used), 1)
-    if share < 0.5:
-        warnings.warn(
-            f"Only {used_present} of the model's {len(used)} taxa occur in the table "
-            f"({share:.0%}); missing taxa count as absent, so the explanation may mislead.",
-            UserWarning,
-            stacklevel=3,
-        )
-    return (
-        f"{used_present} of the {len(used)} taxa the classifier uses occur in the given cohort; "
-        "missing taxa count as absent."
-    )
-
-
-def _feature_table(keys: Sequence[str], lineages: Sequence[str], feature: str | list[str]):
+def feature_table(
+    keys: Sequence[str], lineages: Sequence[str], feature: str | list[str]
+) -> pd.DataFrame:
+    """Return the per-feature table of an explanation: readable name, lineage, what it is."""
     return pd.DataFrame(
         {
             "name": display_names(list(lineages)),
@@ -693,65 +502,7 @@ def _feature_table(keys: Sequence[str], lineages: Sequence[str], feature: str | 
     )
 
 
-def _describe_features(
-    pipeline, features_in: pd.DataFrame, cohort_abundance: pd.DataFrame
-) -> tuple[FeatureKind, pd.DataFrame, pd.DataFrame, pd.DataFrame | None, list[str]]:
-    """Describe each classifier feature: its name, lineage, plotted value and abundance."""
-    transform = pipeline.named_steps.get("transform")
-    keys = [str(c) for c in features_in.columns]
-    if isinstance(transform, (ALR, ILR)):  # the taxa the log-ratios are made of
-        before = [name for name, _ in pipeline.steps].index("transform")
-        taxa = [str(t) for t in pipeline[:before].get_feature_names_out()]
-    data = features_in.copy()
-    data.index = cohort_abundance.index
-    data.columns = pd.Index(keys, dtype=object)
-    if isinstance(transform, ALR):
-        reference = taxa[transform.reference_index_]
-        ref_name = display_names(taxa)[transform.reference_index_]
-        features = _feature_table(keys, keys, f"log-ratio to {ref_name}")
-        features["name"] = [f"{n} / {ref_name}" for n in features["name"]]
-        note = (
-            f"This model uses the ALR transform: each feature is the log-ratio of a taxon to "
-            f"the reference taxon {ref_name} ({reference}). The SHAP values explain these "
-            "log-ratios, not the taxa on their own; the reference has no value of its own."
-        )
-        return "log-ratio", features, data, cohort_abundance[keys], [note]
-    if isinstance(transform, ILR):
-        readable = display_names(taxa)
-        names, lineages, words = [], [], []
-        for j, row in enumerate(np.asarray(transform.basis_)):
-            upper = np.flatnonzero(row > 1e-12)
-            lower = np.flatnonzero(row < -1e-12)
-            denominator = readable[lower[0]] if len(lower) == 1 else f"{len(lower)} taxa"
-            names.append(f"ilr{j}: {len(upper)} taxa vs {denominator}")
-            lineages.append(taxa[lower[0]] if len(lower) == 1 else "")
-            words.append(
-                f"balance: log of the geometric mean of {len(upper)} taxa over {denominator}"
-            )
-        features = pd.DataFrame(
-            {"name": names, "lineage": lineages, "feature": words},
-            index=pd.Index(keys, dtype=object, name="key"),
-        )
-        note = (
-            "This model uses the ILR transform: its features are balances (log-ratios between "
-            "groups of taxa), not taxa. The SHAP values explain these balances; each is named "
-            "by the taxon it sets against the taxa listed before it. Abundance and "
-            "cross-validation stability are left out, as balances differ between fold models."
-        )
-        return "balance", features, data, None, [note]
-    words = {CLR: "centred log-ratio (clr)", LogTransform: "log relative abundance"}
-    feature = words.get(type(transform), "relative abundance")
-    abundance = cohort_abundance[keys]
-    notes = []
-    if isinstance(transform, CLR):
-        notes.append(
-            "The classifier sees centred log-ratios (each taxon relative to the geometric "
-            "mean of the sample); plots show relative abundance."
-        )
-    return "taxon", _feature_table(keys, keys, feature), abundance, abundance, notes
-
-
-def _column_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def column_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Spearman correlation of matching columns of ``x`` and ``y`` (NaN where constant)."""
     rx = stats.rankdata(x, axis=0)
     ry = stats.rankdata(y, axis=0)
@@ -762,7 +513,7 @@ def _column_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.where(denominator > 0, (rx * ry).sum(axis=0) / denominator, np.nan)
 
 
-def _sum_columns(values: np.ndarray, groups: Sequence[str], names: Sequence[str]) -> np.ndarray:
+def sum_columns(values: np.ndarray, groups: Sequence[str], names: Sequence[str]) -> np.ndarray:
     """Sum the last axis of ``values`` by group: (..., features) -> (..., groups)."""
     position = {g: i for i, g in enumerate(names)}
     indicator = np.zeros((len(groups), len(names)))
@@ -770,8 +521,9 @@ def _sum_columns(values: np.ndarray, groups: Sequence[str], names: Sequence[str]
     return values @ indicator
 
 
-def _group_columns(table: pd.DataFrame, rank: str) -> pd.DataFrame:
+def group_columns(table: pd.DataFrame, rank: str) -> pd.DataFrame:
+    """Sum the taxa columns of ``table`` within each taxon at ``rank``."""
     groups = [truncate_lineage(str(c), rank) for c in table.columns]
     names = sorted(set(groups))
-    summed = _sum_columns(table.to_numpy(dtype=np.float64)[:, None, :], groups, names)[:, 0, :]
+    summed = sum_columns(table.to_numpy(dtype=np.float64)[:, None, :], groups, names)[:, 0, :]
     return pd.DataFrame(summed, index=table.index, columns=pd.Index(names, dtype=object))

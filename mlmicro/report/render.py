@@ -39,6 +39,7 @@ import importlib.util
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,7 +49,9 @@ import pandas as pd
 from mlmicro import figures
 from mlmicro.io import atomic_write, write_table
 from mlmicro.model.card import library_versions
+from mlmicro.model.curves import cv_curve_table
 from mlmicro.model.metrics import METRIC_LABELS
+from mlmicro.report.page import CSS, PAGE, SCRIPT
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -107,7 +110,7 @@ def write_tables(
     aggregate : str, optional
         Also write the summary and values aggregated to this rank.
     oof_curves : pandas.DataFrame, optional
-        From :func:`mlmicro.figures.cv_curve_table`.
+        From :func:`mlmicro.model.curves.cv_curve_table`.
     """
     folder = Path(output_dir)
     files = {
@@ -198,7 +201,7 @@ def write_report(
     grouped = explanation.aggregate(aggregate) if aggregate else None
     curves = None
     if model.cv is not None and not model.cv.oof.empty:
-        curves = figures.cv_curve_table(model.cv.oof, model.classes, model.positive_class)
+        curves = cv_curve_table(model.cv.oof, model.classes, model.positive_class)
     folder = Path(output_dir)
     files = write_tables(
         explanation, folder, top=top, samples=samples, aggregate=aggregate, oof_curves=curves
@@ -311,29 +314,32 @@ def render_html(
     if samples:
         sections.append(_samples_section(explanation, samples))
     sections.append(_method_section(explanation, files))
-    nav = "".join(f'<a href="#{anchor}">{_e(label)}</a>' for anchor, label in _anchors(sections))
-    return _PAGE.format(
+    nav = "".join(f'<a href="#{s.anchor}">{_e(s.title)}</a>' for s in sections)
+    return PAGE.format(
         title=_e(heading),
         subtitle=_e(_subtitle(model, explanation)),
         nav=nav,
-        body="\n".join(sections),
-        css=_CSS,
-        script=_SCRIPT,
+        body="\n".join(s.html for s in sections),
+        css=CSS,
+        script=SCRIPT,
     )
 
 
-def _anchors(sections: Sequence[str]) -> list[tuple[str, str]]:
-    """(anchor, heading) of each section, for the navigation bar."""
-    out = []
-    for section in sections:
-        start = section.find('id="')
-        if start < 0:
-            continue
-        anchor = section[start + 4 : section.find('"', start + 4)]
-        h2 = section.find("<h2>")
-        label = section[h2 + 4 : section.find("</h2>", h2)] if h2 >= 0 else anchor
-        out.append((anchor, html.unescape(label)))
-    return out
+@dataclass(frozen=True)
+class _Section:
+    """One part of the page: its anchor and heading (for the navigation bar) and body."""
+
+    anchor: str
+    title: str
+    body: str
+
+    @property
+    def html(self) -> str:
+        return f'<section id="{self.anchor}"><h2>{_e(self.title)}</h2>{self.body}</section>'
+
+
+def _section(anchor: str, title: str, body: str) -> _Section:
+    return _Section(anchor, title, body)
 
 
 def _subtitle(model: Model, explanation: Explanation) -> str:
@@ -366,7 +372,7 @@ def _direction_html(direction: str, target: str) -> str:
 
 
 # --------------------------------------------------------------------- sections
-def _glance_section(explanation: Explanation) -> str:
+def _glance_section(explanation: Explanation) -> _Section:
     blocks = []
     for view in explanation.views():
         summary = view.top(10)
@@ -398,14 +404,18 @@ def _glance_section(explanation: Explanation) -> str:
     kind_note = ""
     if explanation.feature_kind != "taxon":
         kind_note = "".join(f'<p class="warn">{_e(n)}</p>' for n in explanation.notes[1:2])
-    return f"""<section id="glance"><h2>At a glance</h2>
+    return _section(
+        "glance",
+        "At a glance",
+        f"""
 <p>The ten taxa with the largest mean |SHAP value|, split by the class each one pushes the
 prediction toward when it is abundant (the sign of the Spearman correlation between its
 value and its SHAP value across samples).</p>{kind_note}
-{"".join(blocks)}</section>"""
+{"".join(blocks)}""",
+    )
 
 
-def _card_section(model: Model, explanation: Explanation) -> str:
+def _card_section(model: Model, explanation: Explanation) -> _Section:
     card = model.card
     task = card.task
     cv = card.cv
@@ -460,28 +470,37 @@ def _card_section(model: Model, explanation: Explanation) -> str:
         if metrics
         else "<p class='muted'>No cross-validation results in this bundle.</p>"
     )
-    return f"""<section id="card"><h2>Model card</h2><div class="two">
-<table class="facts">{facts}</table><div>{metric_table}</div></div></section>"""
+    return _section(
+        "card",
+        "Model card",
+        f"""<div class="two">
+<table class="facts">{facts}</table><div>{metric_table}</div></div>""",
+    )
 
 
-def _cv_section(model: Model, curves: pd.DataFrame | None) -> str:
+def _cv_section(model: Model, curves: pd.DataFrame | None) -> _Section:
     if curves is None or curves.empty:
-        return (
-            '<section id="cv"><h2>Cross-validated performance</h2>'
-            "<p class='muted'>No out-of-fold predictions in this bundle.</p></section>"
+        return _section(
+            "cv",
+            "Cross-validated performance",
+            "<p class='muted'>No out-of-fold predictions in this bundle.</p>",
         )
     y_true = model.cv.oof.groupby("sample_id")["y_true"].first()
     prevalence = (y_true.value_counts() / len(y_true)).to_dict()
     image = _img(figures.cv_curves(curves, prevalence=prevalence), "CV ROC and PR curves")
     repeats = curves["repeat"].nunique()
-    return f"""<section id="cv"><h2>Cross-validated performance</h2>
+    return _section(
+        "cv",
+        "Cross-validated performance",
+        f"""
 <figure>{image}<figcaption>Out-of-fold predictions of each of the {repeats} CV repeats (thin
 lines), their mean (thick line) and range (shaded). The dotted line in the precision-recall
 panel is the class's share of samples (a classifier without skill). Table: cv_curves.tsv.
-</figcaption></figure></section>"""
+</figcaption></figure>""",
+    )
 
 
-def _taxa_section(view: Explanation, *, top: int, multiclass: bool) -> str:
+def _taxa_section(view: Explanation, *, top: int, multiclass: bool) -> _Section:
     target = view.outputs[0]
     anchor = f"taxa-{_slug(target)}" if multiclass else "taxa"
     heading = "Taxa that drive predictions" + (f" of {target}" if multiclass else "")
@@ -491,7 +510,10 @@ def _taxa_section(view: Explanation, *, top: int, multiclass: bool) -> str:
     keys = view.ranked_keys(DEPENDENCE_PLOTS)
     dependence = _img(figures.dependence_grid(view, keys), "dependence plots")
     units = "log-odds" if len(view.classes) == 2 else "margin"
-    return f"""<section id="{anchor}"><h2>{_e(heading)}</h2>
+    return _section(
+        anchor,
+        heading,
+        f"""
 <div class="two">
 <figure>{bar}<figcaption>Mean |SHAP value| ({units} of {_e(target)}) of the {top} most important
 {_e(_words(view))}. {_e(figures.bar_legend(view))}. Table: shap_summary.tsv.</figcaption></figure>
@@ -504,7 +526,8 @@ def _taxa_section(view: Explanation, *, top: int, multiclass: bool) -> str:
 <h3>Dependence of the top {len(keys)}</h3>
 <figure class="wide">{dependence}<figcaption>SHAP value against the
 {_e(figures.value_label(view))} (symmetric log scale; 0 = absent), one dot per sample.
-</figcaption></figure></section>"""
+</figcaption></figure>""",
+    )
 
 
 def _slug(text: str) -> str:
@@ -566,7 +589,7 @@ abundance. CV top-{top} share: the share of cross-validation fold models in whic
 the {top} most important.{more}</p>"""
 
 
-def _aggregate_section(grouped: Explanation, *, top: int) -> str:
+def _aggregate_section(grouped: Explanation, *, top: int) -> _Section:
     parts = []
     rank = grouped.rank or "rank"
     for view in grouped.views():
@@ -582,121 +605,47 @@ coloured by its relative abundance. Table: shap_values_{_e(rank)}.</figcaption><
 <h3>{_e(rank.capitalize())} table</h3>
 {_strain_table(view.summary(top_k=top), view, top)}"""
         )
-    return f"""<section id="aggregate"><h2>Aggregated to {_e(rank)}</h2>
+    return _section(
+        "aggregate",
+        f"Aggregated to {rank}",
+        f"""
 <p>{_e(grouped.notes[-1])} Ranked by the mean absolute value of that sum.</p>
-{"".join(parts)}</section>"""
+{"".join(parts)}""",
+    )
 
 
-def _samples_section(explanation: Explanation, samples: Sequence[str]) -> str:
+def _samples_section(explanation: Explanation, samples: Sequence[str]) -> _Section:
     figures_html = []
     for sample in samples:
         view = _predicted_view(explanation, sample)
         image = _img(view.plot_waterfall(sample), f"waterfall of sample {sample}")
         figures_html.append(f"<figure>{image}</figure>")
     units = "log-odds" if len(explanation.classes) == 2 else "margin of the predicted class"
-    return f"""<section id="samples"><h2>Single samples</h2>
+    return _section(
+        "samples",
+        "Single samples",
+        f"""
 <p>How each sample's prediction is built: starting from the model's average output
 E[f(X)] ({units}), each bar adds one taxon's SHAP value, ending at the sample's f(x). Red pushes
 toward the class shown, blue away from it. Table: sample_contributions.tsv.</p>
-<div class="two">{"".join(figures_html)}</div></section>"""
+<div class="two">{"".join(figures_html)}</div>""",
+    )
 
 
-def _method_section(explanation: Explanation, files: Sequence[str]) -> str:
+def _method_section(explanation: Explanation, files: Sequence[str]) -> _Section:
     notes = "".join(f"<li>{_e(n)}</li>" for n in explanation.notes)
     listed = "".join(f"<li><code>{_e(f)}</code></li>" for f in files)
     __version__ = library_versions()["mlmicro"]
 
-    return f"""<section id="method"><h2>How this was computed</h2>
+    return _section(
+        "method",
+        "How this was computed",
+        f"""
 <ul>{notes}
 <li>Engine: XGBoost's native exact TreeSHAP (<code>pred_contribs</code>); plots by the shap
 library. Per sample, the SHAP values plus the base value add up to the model's output.</li>
 <li>SHAP values describe what this model learned from its training data, not causes: a taxon
 can rank high because it travels with the real driver.</li></ul>
 <p>Files beside this report:</p><ul class="files">{listed}</ul>
-<p class="muted">mlmicro {_e(__version__)}</p></section>"""
-
-
-_CSS = """
-*{box-sizing:border-box}
-body{margin:0;font:15px/1.45 -apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;
-color:#222;background:#f4f5f7}
-header{background:#1f2d3d;color:#fff;padding:18px 32px 12px}
-header h1{margin:0 0 4px;font-size:24px;font-weight:600}
-header p{margin:0;color:#c9d3de;font-size:14px}
-nav{margin-top:10px}nav a{color:#9fd0ff;margin-right:18px;font-size:13px;text-decoration:none}
-main{max-width:1360px;margin:0 auto;padding:16px 24px 40px}
-section{background:#fff;border-radius:8px;padding:16px 24px 20px;margin:16px 0;
-box-shadow:0 1px 3px rgba(0,0,0,.08)}
-h2{margin:0 0 10px;font-size:20px;font-weight:600;color:#1f2d3d}
-h3{margin:18px 0 8px;font-size:16px;color:#1f2d3d}
-h4{margin:0 0 6px;font-size:15px}
-.two{display:grid;grid-template-columns:1fr 1fr;gap:24px;align-items:start}
-figure{margin:0}figure img{max-width:100%;height:auto;display:block;margin:0 auto}
-figure.wide img{width:100%}
-figcaption,.caption{font-size:13px;color:#555;margin-top:6px}
-.muted{color:#777}.small{font-size:12px}
-.warn{background:#fff4e0;border-left:4px solid #e69500;padding:8px 12px}
-table{border-collapse:collapse;font-size:13.5px}
-.facts th{text-align:left;color:#555;font-weight:500;padding:3px 14px 3px 0;vertical-align:top;
-white-space:nowrap}
-.facts td{padding:3px 0}
-.compact th,.compact td{padding:4px 12px;border-bottom:1px solid #e5e5e5;text-align:right}
-.compact th:first-child{text-align:left}
-.scroll{max-height:640px;overflow:auto;border:1px solid #e3e3e3;border-radius:6px}
-.strains{width:100%}
-.strains thead th{position:sticky;top:0;background:#eef1f5;cursor:pointer;padding:6px 8px;
-text-align:right;font-weight:600;font-size:12.5px;max-width:130px;vertical-align:bottom;
-border-bottom:1px solid #ccd}
-.strains thead th:nth-child(2){text-align:left}
-.strains td{padding:5px 8px;border-bottom:1px solid #eee;text-align:right;vertical-align:top}
-.strains td:nth-child(2){text-align:left;min-width:300px;max-width:520px}
-.strains td:nth-child(4){min-width:110px}
-.strains tbody tr:hover{background:#f7fafc}
-.taxon{display:block;font-weight:600;font-style:italic}
-.lineage{display:block;font:11px/1.3 ui-monospace,Menlo,Consolas,monospace;color:#888;
-word-break:break-word}
-.feature{display:block;font-size:11px;color:#999}
-.rho{display:block;font-size:11px;color:#888;margin-top:2px;white-space:nowrap}
-.pill{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;
-max-width:170px}
-.pill.toward{background:#fbe3e0;color:#a93226}.pill.away{background:#dcebf6;color:#1f618d}
-.pill.neutral{background:#eee;color:#666}
-.bar{display:inline-block;width:60px;height:8px;background:#eee;border-radius:4px;margin-right:6px;
-vertical-align:middle;overflow:hidden}.bar span{display:block;height:100%;background:#5d6d7e}
-.glance{border-radius:6px;padding:10px 16px}
-.glance.toward{background:#fdf1ef}.glance.away{background:#eef5fb}
-.glance ol{margin:0;padding-left:22px}.glance li{margin:2px 0}
-.files{columns:3;font-size:13px}
-@media (max-width:900px){.two{grid-template-columns:1fr}}
-"""
-
-_SCRIPT = """
-document.querySelectorAll("table.sortable").forEach(function (table) {
-  table.querySelectorAll("th").forEach(function (th, i) {
-    th.addEventListener("click", function () {
-      var body = table.tBodies[0], rows = Array.from(body.rows);
-      var up = th.dataset.order !== "asc";
-      rows.sort(function (a, b) {
-        var x = a.cells[i].dataset.v, y = b.cells[i].dataset.v;
-        var nx = parseFloat(x), ny = parseFloat(y);
-        var c = (isNaN(nx) || isNaN(ny)) ? String(x).localeCompare(String(y)) : nx - ny;
-        return up ? c : -c;
-      });
-      th.dataset.order = up ? "asc" : "desc";
-      rows.forEach(function (r) { body.appendChild(r); });
-    });
-  });
-});
-"""
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title><style>{css}</style></head>
-<body><header><h1>{title}</h1><p>{subtitle}</p><nav>{nav}</nav></header>
-<main>
-{body}
-</main>
-<script>{script}</script>
-</body></html>
-"""
+<p class="muted">mlmicro {_e(__version__)}</p>""",
+    )
