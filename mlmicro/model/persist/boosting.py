@@ -1,13 +1,15 @@
-"""Codec for :class:`xgboost.XGBClassifier`: the booster in XGBoost's own UBJSON format.
+"""Codec for :class:`xgboost.XGBClassifier`: the booster in XGBoost's own JSON format.
 
 The booster (trees, objective, base score, feature names) is saved with
-``Booster.save_raw("ubj")`` and parsed back by XGBoost's own loader; the
-scikit-learn wrapper's parameters and its number of classes are JSON.
+``Booster.save_raw("json")``; the scikit-learn wrapper's parameters and its
+number of classes are state attributes. On loading, the document is first
+checked in Python (:func:`~mlmicro.model.persist.booster.check_booster_json`)
+and only then parsed by XGBoost: XGBoost's own loaders are not safe on
+crafted input (a truncated UBJSON booster crashes the process).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -15,6 +17,7 @@ import xgboost
 from xgboost import XGBClassifier
 
 from mlmicro.exceptions import ModelBundleError
+from mlmicro.model.persist.booster import check_booster_json
 from mlmicro.model.persist.simple import OUTPUT_CONFIG
 from mlmicro.model.persist.state import Codec, State, check_declared, encode_value
 
@@ -22,7 +25,7 @@ __all__ = ["BOOSTING_CODECS", "BOOSTER_BLOB"]
 
 KIND = "xgboost.XGBClassifier"
 #: Name of the booster in the state's blobs.
-BOOSTER_BLOB = "booster.ubj"
+BOOSTER_BLOB = "booster.json"
 _PRIVATE = ("_Booster", OUTPUT_CONFIG)
 
 
@@ -54,7 +57,8 @@ def xgb_to_state(model: XGBClassifier) -> State:
         attributes[OUTPUT_CONFIG] = encode_value(
             vars(model)[OUTPUT_CONFIG], arrays, where=OUTPUT_CONFIG
         )
-    booster = bytes(model.get_booster().save_raw(raw_format="ubj"))
+    booster = bytes(model.get_booster().save_raw(raw_format="json"))
+    check_booster_json(booster)  # never write a booster that would be refused on loading
     return State(
         kind=KIND,
         params=params,
@@ -62,14 +66,6 @@ def xgb_to_state(model: XGBClassifier) -> State:
         arrays=arrays,
         blobs={BOOSTER_BLOB: booster},
     )
-
-
-def _booster_classes(booster: xgboost.Booster) -> tuple[str, int]:
-    config = json.loads(booster.save_config())
-    learner = config["learner"]
-    objective = str(learner["objective"]["name"])
-    n_classes = int(learner["learner_model_param"]["num_class"])
-    return objective, max(n_classes, 2)
 
 
 def xgb_from_state(state: State) -> XGBClassifier:
@@ -93,23 +89,26 @@ def xgb_from_state(state: State) -> XGBClassifier:
         raise ModelBundleError(
             f"XGBClassifier cannot be rebuilt from the bundle's parameters ({exc})."
         ) from None
+    blob = state.blobs[BOOSTER_BLOB]
+    summary = check_booster_json(blob)
+    saved = state.value("n_classes_")
+    if saved != summary.n_classes:
+        raise ModelBundleError(
+            f"The XGBoost booster in the bundle ({summary.objective}, {summary.n_classes} "
+            f"classes) does not match the classifier's {saved!r} classes."
+        )
     # the same booster settings XGBClassifier.load_model uses
     settings = {"n_jobs": model.n_jobs} if model.n_jobs is not None else {}
     booster = xgboost.Booster(settings)
     try:
-        booster.load_model(bytearray(state.blobs[BOOSTER_BLOB]))
-        objective, n_classes = _booster_classes(booster)
-    except (xgboost.core.XGBoostError, ValueError, KeyError, TypeError) as exc:
+        booster.load_model(bytearray(blob))
+    except xgboost.core.XGBoostError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelBundleError(
             f"The XGBoost booster in the bundle cannot be read ({reason[:200]})."
         ) from None
-    saved = state.value("n_classes_")
-    if saved != n_classes or not objective.startswith(("binary:", "multi:")):
-        raise ModelBundleError(
-            f"The XGBoost booster in the bundle ({objective}, {n_classes} classes) does not match "
-            f"the classifier's {saved!r} classes."
-        )
+    if booster.num_features() != summary.n_features:  # pragma: no cover - checked above
+        raise ModelBundleError("The XGBoost booster in the bundle has another feature count.")
     model._Booster = booster  # what XGBClassifier.fit and load_model set
     model.n_classes_ = int(saved)
     if OUTPUT_CONFIG in state.attributes:

@@ -156,14 +156,14 @@ def encode_value(value: Any, arrays: dict[str, np.ndarray], *, where: str) -> An
     ModelBundleError
         For any other type (functions, objects, dicts with non-string keys, ...).
     """
+    if isinstance(value, np.generic) and value.dtype.kind in _ARRAY_KINDS:
+        return {"$scalar": [value.dtype.str, encode_value(value.item(), arrays, where=where)]}
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         if math.isfinite(value):
             return value
         return {"$float": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
-    if isinstance(value, np.generic) and value.dtype.kind in _ARRAY_KINDS:
-        return {"$scalar": [value.dtype.str, encode_value(value.item(), arrays, where=where)]}
     if isinstance(value, list):
         return [encode_value(v, arrays, where=f"{where}.{i}") for i, v in enumerate(value)]
     if isinstance(value, tuple):
