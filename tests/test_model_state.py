@@ -159,9 +159,7 @@ def test_every_pipeline_round_trips_exactly(cohort, model, transform, tmp_path):
     # identical arithmetic on identical state: exact equality, no tolerance needed
     assert np.array_equal(rebuilt.predict_proba(table), pipeline.predict_proba(table))
     assert [n for n, _ in rebuilt.steps] == [n for n, _ in pipeline.steps]
-    assert list(rebuilt[:-1].get_feature_names_out()) == list(
-        pipeline[:-1].get_feature_names_out()
-    )
+    assert list(rebuilt[:-1].get_feature_names_out()) == list(pipeline[:-1].get_feature_names_out())
     assert_same_state(pipeline, rebuilt)
 
 
