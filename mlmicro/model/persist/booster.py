@@ -41,6 +41,7 @@ _NODE_ARRAYS = (
     "sum_hessian",
 )
 _EMPTY_ARRAYS = ("categories", "categories_nodes", "categories_segments", "categories_sizes")
+_TREE_PARAMS = frozenset({"num_deleted", "num_feature", "num_nodes", "size_leaf_vector"})
 _TREE_KEYS = frozenset({*_NODE_ARRAYS, *_EMPTY_ARRAYS, "id", "tree_param"})
 _FINITE = ("base_weights", "loss_changes", "split_conditions", "sum_hessian")
 _NO_PARENT = 2147483647
@@ -118,22 +119,31 @@ def _int_text(mapping: Any, key: str, where: str, minimum: int = 0) -> int:
 
 def _numbers(tree: dict[str, Any], key: str, n: int, where: str, integer: bool) -> np.ndarray:
     value = tree[key]
-    if not isinstance(value, list) or len(value) != n:
+    array = np.asarray(value) if isinstance(value, list) else np.empty(0)
+    if array.shape != (n,):
         raise _fail(f"{where}.{key} does not hold {n} entries")
-    if not all(type(v) is int or (not integer and type(v) is float) for v in value):
+    if array.dtype.kind not in ("i" if integer else "if"):
         raise _fail(
             f"{where}.{key} holds a value that is not a {'whole ' if integer else ''}number"
         )
-    return np.asarray(value, dtype=np.int64 if integer else np.float64)
+    return array.astype(np.int64 if integer else np.float64, copy=False)
 
 
-def _check_tree(tree: Any, index: int, n_features: int) -> None:
+_INTEGER_ARRAYS = frozenset(
+    {"default_left", "left_children", "right_children", "parents", "split_indices", "split_type"}
+)
+
+
+def _tree_arrays(tree: Any, index: int, n_features: int) -> dict[str, np.ndarray]:
+    """Check one tree's fields and return its node arrays."""
     where = f"tree {index}"
     if not isinstance(tree, dict) or set(tree) != _TREE_KEYS:
         raise _fail(f"{where} does not have exactly the fields of a tree")
     if tree["id"] != index:
         raise _fail(f"{where} has id {tree['id']!r}")
     param = tree["tree_param"]
+    if not isinstance(param, dict) or set(param) != _TREE_PARAMS:
+        raise _fail(f"{where} does not have exactly the tree parameters")
     n = _int_text(param, "num_nodes", where, minimum=1)
     if _int_text(param, "num_feature", where) != n_features:
         raise _fail(f"{where} declares another number of features than the model")
@@ -144,38 +154,57 @@ def _check_tree(tree: Any, index: int, n_features: int) -> None:
     for key in _EMPTY_ARRAYS:
         if tree[key] != []:
             raise _fail(f"{where} has categorical splits, which mlmicro models never use")
-    integer = ("default_left", "left_children", "right_children", "parents")
-    arrays = {
-        k: _numbers(tree, k, n, where, k in (*integer, "split_indices", "split_type"))
-        for k in _NODE_ARRAYS
-    }
+    return {k: _numbers(tree, k, n, where, k in _INTEGER_ARRAYS) for k in _NODE_ARRAYS}
+
+
+def _check_nodes(per_tree: list[dict[str, np.ndarray]], n_features: int) -> None:
+    """Check the node arrays of all trees at once (indices are local to each tree)."""
+    counts = np.array([len(t["left_children"]) for t in per_tree], dtype=np.int64)
+    nodes = {k: np.concatenate([t[k] for t in per_tree]) for k in _NODE_ARRAYS}
+    starts = np.cumsum(counts) - counts
+    offset = np.repeat(starts, counts)
+    local = np.arange(int(counts.sum())) - offset
+    size = np.repeat(counts, counts)
+
+    def first_tree(bad: np.ndarray) -> str:
+        return f"tree {int(np.searchsorted(starts, np.flatnonzero(bad)[0], side='right')) - 1}"
+
     for key in _FINITE:
-        if not np.isfinite(arrays[key]).all():
-            raise _fail(f"{where}.{key} holds NaN or infinite values")
-    left, right = arrays["left_children"], arrays["right_children"]
-    nodes = np.arange(n)
+        bad = ~np.isfinite(nodes[key])
+        if bad.any():
+            raise _fail(f"{first_tree(bad)}.{key} holds NaN or infinite values")
+    left, right = nodes["left_children"], nodes["right_children"]
     leaf = left == -1
     internal = ~leaf
-    if np.any(leaf & (right != -1)):
-        raise _fail(f"{where} has a leaf with a right child")
-    for child in (left[internal], right[internal]):
-        if np.any((child <= nodes[internal]) | (child >= n)):
-            raise _fail(f"{where} has a child index outside the tree or before its parent")
-    children = np.concatenate([left[internal], right[internal]])
-    if len(np.unique(children)) != len(children) or len(children) != n - 1:
-        raise _fail(f"{where} is not a binary tree (a node has two parents or none)")
-    parents = arrays["parents"]
+    bad = leaf & (right != -1)
+    if bad.any():
+        raise _fail(f"{first_tree(bad)} has a leaf with a right child")
+    for child in (left, right):
+        bad = internal & ((child <= local) | (child >= size))
+        if bad.any():
+            raise _fail(
+                f"{first_tree(bad)} has a child index outside the tree or before its parent"
+            )
+    # n - 1 distinct children per tree: every node but the root has exactly one parent
+    children = np.concatenate([(left + offset)[internal], (right + offset)[internal]])
+    per_tree_children = (
+        np.bincount(np.repeat(np.arange(len(counts)), counts)[internal], minlength=len(counts)) * 2
+    )
+    if len(np.unique(children)) != len(children) or np.any(per_tree_children != counts - 1):
+        raise _fail("a tree is not a binary tree (a node has two parents or none)")
+    parents = nodes["parents"]
     if (
-        parents[0] != _NO_PARENT
-        or np.any(parents[left[internal]] != nodes[internal])
-        or np.any(parents[right[internal]] != nodes[internal])
+        np.any(parents[starts] != _NO_PARENT)
+        or np.any(parents[(left + offset)[internal]] != local[internal])
+        or np.any(parents[(right + offset)[internal]] != local[internal])
     ):
-        raise _fail(f"{where} has parent links that do not match its children")
-    features = arrays["split_indices"][internal]
-    if np.any((features < 0) | (features >= n_features)):
-        raise _fail(f"{where} splits on a feature outside 0..{n_features - 1}")
-    if np.any(arrays["split_type"] != 0) or not np.isin(arrays["default_left"], (0, 1)).all():
-        raise _fail(f"{where} has non-numerical splits or bad default directions")
+        raise _fail("a tree has parent links that do not match its children")
+    features = nodes["split_indices"]
+    bad = internal & ((features < 0) | (features >= n_features))
+    if bad.any():
+        raise _fail(f"{first_tree(bad)} splits on a feature outside 0..{n_features - 1}")
+    if np.any(nodes["split_type"] != 0) or not np.isin(nodes["default_left"], (0, 1)).all():
+        raise _fail("a tree has non-numerical splits or bad default directions")
 
 
 def check_booster_json(data: bytes) -> BoosterSummary:
@@ -201,7 +230,6 @@ def check_booster_json(data: bytes) -> BoosterSummary:
         )
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise _fail("it is not valid JSON (truncated or damaged)") from None
-    _walk(document, 0)
     learner = _get(document, "learner", dict, "the document")
     params = _get(learner, "learner_model_param", dict, "learner")
     n_features = _int_text(params, "num_feature", "learner_model_param", minimum=1)
@@ -216,6 +244,9 @@ def check_booster_json(data: bytes) -> BoosterSummary:
         raise _fail("it is not a gradient-boosted tree model (gbtree)")
     model = _get(booster, "model", dict, "gradient_booster")
     trees = _get(model, "trees", list, "model")
+    # everything but the trees, which _tree_arrays checks field by field
+    rest = {k: v for k, v in model.items() if k != "trees"}
+    _walk({**document, "learner": {**learner, "gradient_booster": {**booster, "model": rest}}}, 0)
     declared = _int_text(
         _get(model, "gbtree_model_param", dict, "model"), "num_trees", "gbtree_model_param"
     )
@@ -248,8 +279,7 @@ def check_booster_json(data: bytes) -> BoosterSummary:
         n_features,
     ):
         raise _fail("its feature types are not all numerical")
-    for index, tree in enumerate(trees):
-        _check_tree(tree, index, n_features)
+    _check_nodes([_tree_arrays(tree, i, n_features) for i, tree in enumerate(trees)], n_features)
     return BoosterSummary(
         objective=objective, n_classes=max(n_classes, 2), n_features=n_features, n_trees=len(trees)
     )
