@@ -11,6 +11,7 @@ import io
 import json
 import os
 import pickle
+import re
 import struct
 import warnings
 import zipfile
@@ -196,7 +197,7 @@ def test_object_npy_is_refused_unread(members, marker):
     with pytest.raises(ModelBundleError, match="support_") as exc:
         load_pipeline(loaded)  # ... but its array would need pickle
     one_line(exc)
-    with pytest.raises(ModelBundleError, match="not a plain .npy"):
+    with pytest.raises(ModelBundleError, match="would need pickle"):
         npy_to_array(smuggled.getvalue())
     assert not marker.exists()
 
@@ -324,6 +325,25 @@ def test_npy_codec():
         one_line(exc)
     with pytest.raises(ModelBundleError, match="not a plain"):
         npy_to_array(b"\x93NUMPY garbage")
+
+
+def npy_header(shape, descr="<f8") -> bytes:
+    buffer = io.BytesIO()
+    header = {"descr": descr, "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue()
+
+
+def test_npy_header_is_checked_before_any_data(payload, marker):
+    cases = {
+        "declares shape": npy_header((10**12,)) + bytes(32),  # would allocate 8 TB
+        "declares shape (4,)": npy_header((4,)) + bytes(8),  # truncated data
+        "object": npy_header((1,), "|O") + payload,
+    }
+    for message, data in cases.items():
+        with pytest.raises(ModelBundleError, match=re.escape(message)):
+            npy_to_array(data)
+    assert not marker.exists()
 
 
 def test_parquet_codec():

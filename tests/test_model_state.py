@@ -406,6 +406,11 @@ def test_malformed_states_are_refused(synthetic):
         with pytest.raises(ModelBundleError, match=message) as exc:
             load_pipeline(_edit_state(members, edit))
         one_line(exc)
+    deep = b'{"format": "mlmicro-state", "root": ' + b"[" * 900 + b"]" * 900 + b"}"
+    for text in (deep, b'{"format": ', b"\xff"):
+        with pytest.raises(ModelBundleError, match="state.json") as exc:
+            load_pipeline({**members, "pipeline/state.json": text})
+        one_line(exc)
 
 
 def test_members_must_match_the_state(synthetic):

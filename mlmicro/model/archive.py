@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import re
 import zipfile
 from collections import Counter
@@ -375,27 +376,44 @@ def array_to_npy(array: np.ndarray, *, name: str = "array") -> bytes:
 def npy_to_array(data: bytes, *, name: str = "array") -> np.ndarray:
     """Parse ``.npy`` bytes written by :func:`array_to_npy`, never unpickling.
 
+    The header is read first: an array whose dtype is not boolean or numeric
+    (object arrays would need pickle), or whose declared shape does not
+    match the bytes that follow, is refused before any data is read.
+
     Raises
     ------
     ModelBundleError
-        If the bytes are not a ``.npy`` array of a boolean or numeric dtype
-        (object arrays, which would need pickle, are refused unread).
+        If the bytes are not such a ``.npy`` array.
     """
+    buffer = io.BytesIO(data)
     try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        version = np.lib.format.read_magic(buffer)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(buffer)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(buffer)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelBundleError(
             f"{name} is not a plain .npy array ({reason}); refusing it."
         ) from None
-    if not isinstance(array, np.ndarray) or array.dtype.kind not in _ARRAY_KINDS:
+    if dtype.kind not in _ARRAY_KINDS or dtype.fields is not None or dtype.hasobject:
         raise ModelBundleError(
-            f"{name} holds dtype {getattr(array, 'dtype', '?')}; only boolean and numeric "
-            "arrays are read."
+            f"{name} holds dtype {dtype}; only boolean and numeric arrays are read (an object "
+            "array would need pickle)."
         )
-    if array.dtype.fields is not None:
-        raise ModelBundleError(f"{name} holds a structured array; refusing it.")
-    return array
+    expected = math.prod(shape) * dtype.itemsize
+    if len(data) - buffer.tell() != expected:
+        raise ModelBundleError(
+            f"{name} declares shape {shape} ({expected} bytes) but holds "
+            f"{len(data) - buffer.tell()} bytes of data; refusing it."
+        )
+    try:
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:  # pragma: no cover - header checked above
+        raise ModelBundleError(f"{name} is not a plain .npy array ({exc}).") from None
 
 
 def frame_to_parquet(frame: pd.DataFrame) -> bytes:

@@ -92,8 +92,9 @@ def key_id(key: bytes) -> str:
 def parse_key(text: str | bytes, *, where: str = KEY_ENV) -> bytes:
     """Turn a key as written in an environment variable or file into bytes.
 
-    An even number (at least 32) of hex digits is decoded; anything else is
-    used as raw bytes (text as UTF-8). Surrounding whitespace is ignored.
+    An even number (at least 32) of hex digits is decoded. Other text is used
+    as its UTF-8 bytes, and a file that is not text byte for byte; leading and
+    trailing whitespace of hex digits and text is not part of the key.
 
     Raises
     ------

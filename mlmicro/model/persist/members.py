@@ -42,6 +42,20 @@ _LOCAL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 _BLOB = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.(ubj|json)")
 _NODE_KEYS = frozenset({"kind", "params", "attributes", "arrays", "blobs", "children"})
 _MAX_DEPTH = 16
+_MAX_NESTING = 64
+
+
+def _nesting(document: object) -> int:
+    """Return how deeply lists and objects nest in a parsed JSON document."""
+    deepest, stack = 0, [(document, 0)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return deepest
 
 
 def _versions() -> dict[str, str]:
@@ -194,6 +208,8 @@ def decode_state(
         document = json.loads(members[name])
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise decoder.fail("is not valid JSON") from None
+    if _nesting(document) > _MAX_NESTING:
+        raise decoder.fail("nests values too deeply")
     if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
         raise decoder.fail("is not an mlmicro model state")
     if document.get("format_version") != STATE_VERSION:
