@@ -259,6 +259,11 @@ _PANDAS_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 def ragged_message(source: Source, err: Exception, width: int) -> str:
     """Return the error sentence for a pandas "Expected N fields" parser error."""
     match = _PANDAS_RAGGED.search(str(err))
+    if "EOF inside string" in str(err):
+        return (
+            f'{source.name} has a quote (") that is never closed, so the rest of the file reads '
+            "as one cell; remove or close that quote (or check the delimiter)."
+        )
     if match is None:
         return (
             f"{source.name} has rows of different lengths ({err}); make every row have one "

@@ -36,6 +36,7 @@ import re
 
 import numpy as np
 
+from mlmicro.exceptions import InvalidTableError
 from mlmicro.io._matrix import iter_lines, read_labelled_matrix, split_line
 from mlmicro.io._sniff import sniff_delimiter
 from mlmicro.io._source import Source
@@ -66,7 +67,9 @@ def _layout(source: Source) -> tuple[list[str], int, str | None, bool, str]:
     declared: str | None = None
     header: list[str] | None = None
     sep = "\t"
+    end = 0
     for number, line in iter_lines(source):
+        end = number + 1
         if not line.strip():
             continue
         if not line.startswith("#") or line.lower().startswith("#clade_name"):
@@ -88,7 +91,12 @@ def _layout(source: Source) -> tuple[list[str], int, str | None, bool, str]:
         width = max(len(cells), 2)
         blank = ["clade_name", "relative_abundance", *[""] * (width - 2)]
         return blank, number, declared, False, sep
-    return header or ["clade_name", "relative_abundance"], 0, declared, False, sep
+    if header is None:
+        raise InvalidTableError(
+            f"{source.name} looks like a MetaPhlAn profile but has only '#' comment lines, no "
+            "clade rows; give the complete profile (was it cut short?) or another --format."
+        )
+    return header, end, declared, False, sep
 
 
 def read_metaphlan(source: Source, *, orientation: str = "auto") -> RawTable:
