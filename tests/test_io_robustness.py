@@ -688,3 +688,40 @@ def test_there_are_enough_cases():
     assert {UnknownFormatError, InputFileError, InvalidTableError} <= set(
         MlmicroError.__subclasses__()
     )
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["fifo", "1e308", "long-taxon-name", "utf16-truncated"])
+def test_cli_refuses_bad_files_in_one_line(tmp_path, case):
+    from typer.testing import CliRunner
+
+    from mlmicro.cli import app
+
+    if case == "fifo" and not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    build = next(builder for name, builder, _ in CASES if name == case)
+    path = build(tmp_path)
+    out = tmp_path / "out.tsv"
+    result = CliRunner().invoke(app, ["transform", str(path), "-o", str(out)])
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(path) in errors[0], result.output
+    assert not out.exists()
+
+
+def test_cli_reads_latin1_with_a_one_line_warning(tmp_path):
+    from typer.testing import CliRunner
+
+    from mlmicro.cli import app
+
+    path = tmp_path / "t.tsv"
+    path.write_bytes(f"taxon\tS1\tS2\n{CAFE}\t1\t2\nk__Bacteria|g__B\t3\t4\n".encode("latin-1"))
+    out = tmp_path / "out.tsv"
+    result = CliRunner().invoke(app, ["transform", str(path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 1 and "not UTF-8" in warned[0] and str(path) in warned[0]
+    assert CAFE.split("|")[-1] in out.read_text(encoding="utf-8")
