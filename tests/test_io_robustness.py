@@ -725,3 +725,26 @@ def test_cli_reads_latin1_with_a_one_line_warning(tmp_path):
     warned = [line for line in result.output.splitlines() if line.startswith("warning:")]
     assert len(warned) == 1 and "not UTF-8" in warned[0] and str(path) in warned[0]
     assert CAFE.split("|")[-1] in out.read_text(encoding="utf-8")
+
+
+def test_streamed_chunks_with_a_header_wider_than_the_first_mib(tmp_path):
+    taxa = [
+        f"k__Bacteria|p__P{j % 9}|c__C{j % 31}|g__Genus{j}|s__Genus{j}_species"
+        for j in range(20_000)
+    ]
+    path = tmp_path / "wide.tsv.gz"
+    header = "sample_id\t" + "\t".join(taxa)
+    assert len(header) > 1 << 20
+    rows = [f"S{i}\t" + "\t".join(["1"] * len(taxa)) for i in range(3)]
+    path.write_bytes(gzip.compress(("\n\n" + header + "\n" + "\n".join(rows) + "\n").encode()))
+    chunks = read_table_chunks(path)
+    assert chunks.streamed and len(chunks.columns) == len(taxa)
+    assert pd.concat(list(chunks)).shape == (3, len(taxa))
+
+
+def test_streamed_chunks_refuse_a_first_line_over_the_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr("mlmicro.io.chunks.MAX_LINE_BYTES", 2 << 20)
+    path = tmp_path / "long.tsv.gz"
+    path.write_bytes(gzip.compress(b"sample_id\t" + b"A" * (10 << 20)))
+    with pytest.raises(InputFileError, match="Line 1 .* longer than"):
+        read_table_chunks(path)

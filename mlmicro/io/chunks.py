@@ -28,6 +28,7 @@ import pandas as pd
 
 from mlmicro.exceptions import InputFileError, InvalidTableError, UnknownFormatError
 from mlmicro.io._encoding import decode_head, stream_encoding
+from mlmicro.io._limits import MAX_LINE_BYTES, LineGuard
 from mlmicro.io._matrix import R_LAYOUT_ROWS, _first_bad_cell, ragged_message, split_line
 from mlmicro.io._orientation import Orientation, check_orientation, detect_orientation
 from mlmicro.io._sniff import header_lines
@@ -59,6 +60,24 @@ def auto_chunk_size(n_columns: int) -> int:
     (10000, 500, 100000)
     """
     return int(min(_MAX_CHUNK, max(_MIN_CHUNK, CELLS_PER_CHUNK // max(n_columns, 1))))
+
+
+def _head(source: Source) -> bytes:
+    """Return the first bytes of the content: at least one whole line, when there is one.
+
+    A header wider than the first MiB (samples as rows, tens of thousands of
+    lineage columns) is read further, up to the line-length limit.
+    """
+    size = _HEAD_BYTES
+    while True:
+        head = source.head(size)
+        text = head[len(head) - len(head.lstrip()) :]  # from the first non-blank byte
+        if len(head) < size or b"\n" in text or b"\r" in text:
+            return head
+        if size > MAX_LINE_BYTES:
+            LineGuard(source.name, MAX_LINE_BYTES).feed(head)  # raises: the first line is too long
+            return head
+        size = min(size * 4, MAX_LINE_BYTES + 1)
 
 
 class TableChunks:
@@ -226,7 +245,7 @@ class _TextLayout:
     ) -> _TextLayout:
         text = decode_head(head)
         lines = text.splitlines()
-        if len(head) >= _HEAD_BYTES and lines:
+        if len(head) >= _HEAD_BYTES and len(lines) > 1:
             lines = lines[:-1]  # the last line may be cut
         number = next((i for i, line in enumerate(lines) if line.strip()), None)
         if number is None:
@@ -415,7 +434,7 @@ def read_table_chunks(
             f"Unknown table format {format!r}; use one of: auto, {_supported()}."
         )
     source = open_source(path)
-    head = source.head(_HEAD_BYTES)  # a large .gz is never inflated whole here
+    head = _head(source)  # a large .gz is never inflated whole here
     if format == "auto":
         format = _detect(source)
     return TableChunks(
