@@ -300,6 +300,24 @@ def test_line_limit_on_plain_files(tmp_path, monkeypatch):
     assert read_table(path).shape == (1, 1)
 
 
+def test_line_guard_agrees_with_splitting_lines():
+    rng = np.random.default_rng(3)
+    for _ in range(2000):
+        data = bytes(rng.choice(list(b"ab\r\n"), size=int(rng.integers(0, 30))).tolist())
+        limit = int(rng.integers(1, 6))
+        lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        expected = next((i + 1 for i, line in enumerate(lines) if len(line) > limit), None)
+        cuts = sorted(rng.integers(0, len(data) + 1, size=3).tolist())
+        blocks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+        guard, found = LineGuard("f", limit=limit), None
+        try:
+            for block in blocks:
+                guard.feed(block)
+        except InputFileError as err:
+            found = int(str(err).split()[1])
+        assert found == expected, (data, limit, blocks)
+
+
 def test_line_guard_counts_lines_across_blocks():
     guard = LineGuard("f", limit=3)
     for block in (b"ab", b"c\nde", b"f\r", b"\nghi\r", b"\njk"):

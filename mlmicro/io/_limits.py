@@ -72,8 +72,7 @@ class LineGuard:
         self.where = where
         self.limit = MAX_LINE_BYTES if limit is None else limit
         self._open = 0  # bytes of the unfinished line so far
-        self._line = 1  # its number
-        self._after_cr = False  # the last block ended with "\r" (maybe half of "\r\n")
+        self._seen: list[bytes] = []  # the blocks fed so far (references, no copies)
 
     def feed(self, block: bytes) -> None:
         """Check the next bytes of the stream.
@@ -83,10 +82,6 @@ class LineGuard:
         InputFileError
             If a line is longer than the limit.
         """
-        if not block:
-            return
-        if self._after_cr and block.startswith(b"\n"):
-            self._line -= 1  # "\r" + "\n" across two blocks: one line end, counted twice below
         pos, n = 0, len(block)
         while pos < n:
             budget = self.limit - self._open
@@ -94,28 +89,23 @@ class LineGuard:
             brk = max(block.rfind(b"\n", pos, end), block.rfind(b"\r", pos, end))
             if brk < 0:
                 if end - pos > budget:
-                    raise self._error()
+                    raise self._error(block[:pos])
                 self._open += n - pos
                 break
-            if block[brk : brk + 2] == b"\r\n":
-                brk += 1  # never split a "\r\n" between two windows
-            self._line += _count_breaks(block, pos, brk + 1)
             self._open = 0
             pos = brk + 1
-        self._after_cr = block.endswith(b"\r")
+        self._seen.append(block)
 
-    def _error(self) -> InputFileError:
+    def _error(self, start_of_block: bytes) -> InputFileError:
+        # lines are counted only now, on the way out: checking a good file costs no count
+        line = 1 + _count_breaks(b"".join([*self._seen, start_of_block]))
         return InputFileError(
-            f"Line {self._line} of {self.where} is longer than {format_size(self.limit)}, the "
+            f"Line {line} of {self.where} is longer than {format_size(self.limit)}, the "
             "limit for one line of a text table; check that the file is a text table with one "
             "row per line (not a binary file, and not a file without line breaks)."
         )
 
 
-def _count_breaks(block: bytes, start: int, end: int) -> int:
-    """Count line ends in ``block[start:end]`` (CR LF counts once)."""
-    return (
-        block.count(b"\n", start, end)
-        + block.count(b"\r", start, end)
-        - block.count(b"\r\n", start, end)
-    )
+def _count_breaks(data: bytes) -> int:
+    """Count line ends in ``data`` (CR LF counts once)."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
