@@ -766,3 +766,14 @@ def test_streamed_chunks_refuse_a_first_line_over_the_limit(tmp_path, monkeypatc
     path.write_bytes(gzip.compress(b"sample_id\t" + b"A" * (10 << 20)))
     with pytest.raises(InputFileError, match="Line 1 .* longer than"):
         read_table_chunks(path)
+
+
+def test_utf16_gzip_with_an_endless_line_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr("mlmicro.io._limits.MAX_LINE_BYTES", 1 << 20)
+    path = tmp_path / "wide.tsv.gz"
+    path.write_bytes(gzip.compress(("taxon\tS1\n" + "A" * (3 << 19)).encode("utf-16")))
+    with pytest.raises(InputFileError, match="Line 2 .* longer than 1 MiB"):
+        read_table(path)
+    path.write_bytes(gzip.compress(("taxon\tS1\n" + "A" * (5 << 20)).encode("utf-16")))
+    with pytest.raises(InputFileError, match="Line 2 .* longer than 4 MiB"):
+        read_table(path)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mlmicro.exceptions import InputFileError
+from mlmicro.io import _limits
 from mlmicro.io._encoding import decode_head, sniff_encoding, to_utf8
 from mlmicro.io._limits import LineGuard
 
@@ -108,13 +109,14 @@ class Source:
         """
         if self._text is None:
             wide = sniff_encoding(self.head(512)).startswith(("utf-16", "utf-32"))
+            # UTF-16 / UTF-32 lines take 2-4 bytes a character: a loose check on the raw
+            # bytes, the exact one after re-encoding
+            guard = LineGuard(self.name, _limits.MAX_LINE_BYTES * (4 if wide else 1))
             if self._data is not None:
                 raw = self._data
-                if not wide:
-                    LineGuard(self.name).feed(raw)
+                guard.feed(raw)
             else:
-                # check lines while decompressing: stop a bomb before it fills memory
-                raw = self._read(guard=None if wide else LineGuard(self.name))
+                raw = self._read(guard)  # lines checked while decompressing: a bomb stops early
             text = to_utf8(raw, self.name)
             if wide:
                 LineGuard(self.name).feed(text)
