@@ -16,6 +16,11 @@ A sample ID that appears twice in a streamed file is found when the last
 block has been read: iteration then raises
 :class:`~mlmicro.exceptions.InvalidTableError` instead of finishing, so a
 caller that writes its output only after the loop never writes a partial one.
+
+A streamed text file's encoding is judged from its first MiB (a byte-order
+mark, UTF-16, or cp1252 with a :class:`~mlmicro.io.TextEncodingWarning` when
+that start is not UTF-8); its header line is held to the line-length limit,
+its data rows are not (pandas reads them one block at a time).
 """
 
 from __future__ import annotations
