@@ -42,8 +42,9 @@ class UnknownFormatError(MlmicroError, ValueError):
 class InvalidTableError(MlmicroError, ValueError):
     """A taxa table has bad values or a bad layout.
 
-    Non-numeric cells, negative values, NaN or infinite values, duplicate
-    sample IDs or taxa, all-zero samples.
+    Non-numeric cells, negative, NaN, infinite or overflowing values,
+    duplicate sample IDs or taxa, over-long names, all-zero samples (only
+    when a reader is asked to refuse them).
     """
 
 

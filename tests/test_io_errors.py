@@ -21,6 +21,7 @@ from mlmicro.exceptions import (
 )
 from mlmicro.io import (
     UnmatchedSamplesWarning,
+    empty_samples,
     join_metadata,
     read_feature_taxonomy,
     read_metadata,
@@ -176,11 +177,19 @@ def test_duplicate_otu_in_classic_table(tmp_path):
         read_table(path)
 
 
-def test_all_zero_samples_are_named(tmp_path):
+def test_all_zero_samples_are_kept_and_named(tmp_path):
+    path = write(tmp_path / "t.tsv", "taxon\tS1\tS2\tS3\nOTU1\t1\t0\t0\nOTU2\t3\t0\t0\n")
+    table = read_table(path)
+    assert table.index.tolist() == ["S1", "S2", "S3"]
+    assert empty_samples(table) == ["S2", "S3"]
+    assert empty_samples(table.loc[["S1"]]) == []
+
+
+def test_all_zero_samples_refused_when_asked(tmp_path):
     path = write(tmp_path / "t.tsv", "taxon\tS1\tS2\tS3\nOTU1\t1\t0\t0\nOTU2\t3\t0\t0\n")
     with pytest.raises(InvalidTableError, match="'S2', 'S3'") as info:
-        read_table(path)
-    assert "remove them" in str(info.value)
+        read_table(path, allow_empty_samples=False)
+    assert "remove them" in str(info.value) and str(path) in str(info.value)
     one_sentence(str(info.value))
 
 

@@ -119,13 +119,16 @@ def test_ragged_rows_and_repeated_taxa_are_refused(tmp_path, table):
         read_table_chunks(path)
 
 
-def test_empty_samples_and_empty_tables_are_refused(tmp_path, table):
+def test_empty_samples_are_kept_unless_refused_and_empty_tables_are_refused(tmp_path, table):
     table = table.copy()
     table.iloc[12] = 0.0
     path = tmp_path / "zero.tsv"
     table.to_csv(path, sep="\t")
+    blocks = list(read_table_chunks(path, chunk_size=5))
+    assert sum(len(block) for block in blocks) == 23
+    assert [s for block in blocks for s in mlmicro.io.empty_samples(block)] == ["S12"]
     with pytest.raises(InvalidTableError, match="no reads or abundance.*'S12'"):
-        list(read_table_chunks(path, chunk_size=5))
+        list(read_table_chunks(path, chunk_size=5, allow_empty_samples=False))
     header = tmp_path / "header.tsv"
     header.write_text("sample_id\t" + "\t".join(TAXA) + "\n")
     with pytest.raises(InvalidTableError, match="has no samples"):

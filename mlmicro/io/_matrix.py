@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mlmicro.exceptions import InvalidTableError
+from mlmicro.io._limits import MAX_LABEL_CHARS, label_too_long_message
 from mlmicro.io._source import Source, decode_text
 
 __all__ = [
@@ -27,10 +28,14 @@ __all__ = [
     "first_row_too_wide",
     "ragged_message",
     "split_line",
+    "row_widths",
+    "header_is_one_short",
     "iter_lines",
     "find_header",
 ]
 
+#: Data rows that must all be one field wider than the header to read it as R's layout.
+R_LAYOUT_ROWS = 20
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 _MISSING_TEXT = frozenset({"", "na", "nan", "null", "none", "n/a", "nd", "-"})
 
@@ -58,14 +63,30 @@ class LabelledMatrix:
     text_columns: dict[int, list[str]]
 
 
-def split_line(line: str, sep: str) -> list[str]:
-    """Split one delimited line, honouring quotes."""
-    return next(csv.reader([line], delimiter=sep), [])
+def split_line(line: str, sep: str, where: str = "the input") -> list[str]:
+    """Split one delimited line, honouring quotes.
+
+    Raises
+    ------
+    InvalidTableError
+        If a field is longer than :data:`~mlmicro.io._limits.MAX_LABEL_CHARS`
+        (or the line cannot be split); ``where`` names the file.
+    """
+    try:
+        return next(csv.reader([line], delimiter=sep), [])
+    except csv.Error as err:
+        long = next((cell for cell in line.split(sep) if len(cell) > MAX_LABEL_CHARS), None)
+        if long is not None:
+            raise InvalidTableError(label_too_long_message(long, where)) from None
+        raise InvalidTableError(
+            f"A line of {where} cannot be split into fields ({err}); check its quotes and "
+            "the delimiter."
+        ) from None
 
 
 def iter_lines(source: Source) -> Iterator[tuple[int, str]]:
     """Yield ``(line number from 0, text)`` for each line, any line ending, lazily."""
-    data = source.read_bytes()
+    data = source.text_bytes()
     start = 0
     number = 0
     for match in _LINE_END.finditer(data):
@@ -152,7 +173,7 @@ def read_labelled_matrix(
         "skip_blank_lines": True,
         "encoding_errors": "replace",
     }
-    data = source.read_bytes()
+    data = source.text_bytes()
     try:
         frame = pd.read_csv(io.BytesIO(data), dtype=dtypes, **kwargs)
     except (ValueError, TypeError) as err:
@@ -179,10 +200,33 @@ def first_cells(source: Source, *, sep: str, skiprows: int, limit: int = 500) ->
     for number, line in iter_lines(source):
         if number < skiprows or not line.strip():
             continue
-        cells.append(split_line(line, sep)[0].strip())
+        cells.append(split_line(line, sep, source.name)[0].strip())
         if len(cells) >= limit:
             break
     return cells
+
+
+def row_widths(source: Source, sep: str, skiprows: int, limit: int) -> list[tuple[int, int]]:
+    """Return ``(line number from 1, number of fields)`` of the first ``limit`` data rows."""
+    widths: list[tuple[int, int]] = []
+    for number, line in iter_lines(source):
+        if number < skiprows or not line.strip():
+            continue
+        widths.append((number + 1, len(split_line(line, sep, source.name))))
+        if len(widths) >= limit:
+            break
+    return widths
+
+
+def header_is_one_short(
+    source: Source, sep: str, skiprows: int, width: int, rows: int = R_LAYOUT_ROWS
+) -> bool:
+    """Whether the first ``rows`` data rows all have one field more than the header.
+
+    That is the layout of R's ``write.table``: no header cell above the row names.
+    """
+    widths = row_widths(source, sep, skiprows, limit=rows)
+    return bool(widths) and all(fields == width + 1 for _, fields in widths)
 
 
 def first_row_too_wide(source: Source, sep: str, skiprows: int, width: int) -> str | None:
@@ -190,12 +234,10 @@ def first_row_too_wide(source: Source, sep: str, skiprows: int, width: int) -> s
 
     pandas would silently turn such extra leading fields into an index.
     """
-    for number, line in iter_lines(source):
-        if number < skiprows or not line.strip():
-            continue
-        fields = len(split_line(line, sep))
-        return _ragged_message(source, number + 1, fields, width) if fields > width else None
-    return None
+    found = row_widths(source, sep, skiprows, limit=1)
+    if not found or found[0][1] <= width:
+        return None
+    return _ragged_message(source, found[0][0], found[0][1], width)
 
 
 def _check_first_row_width(source: Source, sep: str, skiprows: int, width: int) -> None:
@@ -217,6 +259,11 @@ _PANDAS_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 def ragged_message(source: Source, err: Exception, width: int) -> str:
     """Return the error sentence for a pandas "Expected N fields" parser error."""
     match = _PANDAS_RAGGED.search(str(err))
+    if "EOF inside string" in str(err):
+        return (
+            f'{source.name} has a quote (") that is never closed, so the rest of the file reads '
+            "as one cell; remove or close that quote (or check the delimiter)."
+        )
     if match is None:
         return (
             f"{source.name} has rows of different lengths ({err}); make every row have one "

@@ -1,7 +1,10 @@
 """Tell a table's format from its first bytes.
 
 Binary containers are recognised by their magic bytes; text formats by their
-first lines. Each text test is a small predicate in :data:`_TEXT_SNIFFERS`,
+first lines, decoded in the file's encoding (byte-order mark, UTF-16, ...).
+Text formats are recognised whatever their delimiter (a MetaPhlAn table saved
+as CSV is still MetaPhlAn); their readers find the delimiter from the header.
+Each text test is a small predicate in :data:`_TEXT_SNIFFERS`,
 tried in order, so a new format adds one entry rather than another branch.
 """
 
@@ -10,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mlmicro.io._matrix import split_line
-from mlmicro.io._source import Source, decode_text
+from mlmicro.io._source import Source
 
 __all__ = ["sniff_format", "sniff_delimiter", "header_lines"]
 
@@ -56,7 +59,7 @@ def _is_qiime_classic(lines: list[str]) -> bool:
     first = lines[0].strip().lower()
     if first.startswith("# constructed from biom file"):
         return True
-    cell = first.split("\t", 1)[0].strip()
+    cell = first.split(sniff_delimiter(first), 1)[0].strip()
     return cell in _QIIME_CLASSIC_FIRST_CELLS
 
 
@@ -101,11 +104,12 @@ def sniff_format(source: Source) -> str | None:
     for magic, name in _BINARY_MAGIC.items():
         if head.startswith(magic):
             return name
-    if head.lstrip().startswith(b"{"):
+    text = source.head_text()
+    if text.lstrip().startswith("{"):
         return "biom"
-    if b"\x00" in head:
+    if "\x00" in text:
         return None
-    lines = header_lines(decode_text(head))
+    lines = header_lines(text)
     if not lines:
         return None
     for name, test in _TEXT_SNIFFERS.items():

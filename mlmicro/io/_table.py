@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from mlmicro.exceptions import TaxonomyError
 from mlmicro.io._validate import (
+    check_labels,
     check_nonzero_samples,
     check_not_empty,
     check_unique,
@@ -57,7 +58,12 @@ class RawTable:
     lineages: list[str | None] | None = None
 
 
-def finish_table(raw: RawTable, taxonomy: Mapping[str, str] | None = None) -> pd.DataFrame:
+def finish_table(
+    raw: RawTable,
+    taxonomy: Mapping[str, str] | None = None,
+    *,
+    allow_empty_samples: bool = True,
+) -> pd.DataFrame:
     """Validate a raw table and return it as a samples x lineages ``DataFrame``.
 
     Parameters
@@ -67,6 +73,9 @@ def finish_table(raw: RawTable, taxonomy: Mapping[str, str] | None = None) -> pd
     taxonomy : mapping of str to str, optional
         Feature ID -> lineage, overriding the file's own lineages; features it
         does not list keep the file's lineage or their ID.
+    allow_empty_samples : bool
+        Keep samples with no abundance at all (the default; find them with
+        :func:`mlmicro.io.empty_samples`). ``False`` refuses them.
 
     Returns
     -------
@@ -77,20 +86,24 @@ def finish_table(raw: RawTable, taxonomy: Mapping[str, str] | None = None) -> pd
     Raises
     ------
     InvalidTableError
-        On an empty table, duplicate samples or features, negative / missing /
-        infinite values, or samples with no abundance.
+        On an empty table, over-long names, duplicate samples or features,
+        negative / missing / infinite / too large values, or (when not
+        allowed) samples with no abundance.
     TaxonomyError
         If ``taxonomy`` names none of the table's features.
     """
     where = raw.where
     values = np.asarray(raw.values, dtype=np.float64)
     check_not_empty(len(raw.samples), len(raw.features), where)
+    check_labels(raw.samples, where)
+    check_labels(raw.features, where)
     check_unique(raw.samples, "sample ID", where)
     check_unique(raw.features, "taxon", where)
     check_values(values, raw.samples, raw.features, where)
     names = _feature_names(raw, taxonomy)
     values, columns = _sum_same_names(values, names)
-    check_nonzero_samples(values, raw.samples, where)
+    if not allow_empty_samples:
+        check_nonzero_samples(values, raw.samples, where)
     return pd.DataFrame(
         values,
         index=pd.Index(raw.samples, dtype="str", name=SAMPLE_INDEX_NAME),

@@ -16,31 +16,35 @@ A sample ID that appears twice in a streamed file is found when the last
 block has been read: iteration then raises
 :class:`~mlmicro.exceptions.InvalidTableError` instead of finishing, so a
 caller that writes its output only after the loop never writes a partial one.
+
+A streamed text file's encoding is judged from its first MiB (a byte-order
+mark, UTF-16, or cp1252 with a :class:`~mlmicro.io.TextEncodingWarning` when
+that start is not UTF-8); its header line is held to the line-length limit,
+its data rows are not (pandas reads them one block at a time).
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import os
 from collections.abc import Iterator, Mapping
-from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 
 from mlmicro.exceptions import InputFileError, InvalidTableError, UnknownFormatError
-from mlmicro.io._matrix import _first_bad_cell, ragged_message, split_line
+from mlmicro.io._encoding import decode_head, stream_encoding
+from mlmicro.io._limits import MAX_LINE_BYTES, LineGuard
+from mlmicro.io._matrix import R_LAYOUT_ROWS, _first_bad_cell, ragged_message, split_line
 from mlmicro.io._orientation import Orientation, check_orientation, detect_orientation
 from mlmicro.io._sniff import header_lines
-from mlmicro.io._source import Source, decode_text, open_source
+from mlmicro.io._source import Source, open_source
 from mlmicro.io._table import (
     SAMPLE_INDEX_NAME,
     RawTable,
     _feature_names,
     _sum_same_names,
 )
-from mlmicro.io._validate import check_nonzero_samples, check_unique, check_values
+from mlmicro.io._validate import check_labels, check_nonzero_samples, check_unique, check_values
 from mlmicro.io.feature_taxonomy import TaxonomyLike, resolve_taxonomy
 from mlmicro.io.tables import FORMAT_ALIASES, FORMATS, _detect, _supported, read_table
 
@@ -50,7 +54,6 @@ __all__ = ["CELLS_PER_CHUNK", "auto_chunk_size", "TableChunks", "read_table_chun
 CELLS_PER_CHUNK = 10_000_000
 _MIN_CHUNK, _MAX_CHUNK = 500, 100_000
 _HEAD_BYTES = 1 << 20
-_OPENERS = {"gzip": gzip.open, "bz2": bz2.open}
 
 
 def auto_chunk_size(n_columns: int) -> int:
@@ -64,21 +67,22 @@ def auto_chunk_size(n_columns: int) -> int:
     return int(min(_MAX_CHUNK, max(_MIN_CHUNK, CELLS_PER_CHUNK // max(n_columns, 1))))
 
 
-def _open_stream(source: Source) -> BinaryIO:
-    opener = _OPENERS.get(source.compression or "", open)
-    return opener(source.path, "rb")
-
-
 def _head(source: Source) -> bytes:
-    """Return the first bytes of the decompressed content, without decompressing it all."""
-    try:
-        with _open_stream(source) as handle:
-            return handle.read(_HEAD_BYTES)
-    except (OSError, EOFError) as err:
-        raise InputFileError(
-            f"Input file {source.path} is a truncated or corrupt {source.compression} file "
-            f"({err}); download or compress it again."
-        ) from None
+    """Return the first bytes of the content: at least one whole line, when there is one.
+
+    A header wider than the first MiB (samples as rows, tens of thousands of
+    lineage columns) is read further, up to the line-length limit.
+    """
+    size = _HEAD_BYTES
+    while True:
+        head = source.head(size)
+        text = head[len(head) - len(head.lstrip()) :]  # from the first non-blank byte
+        if len(head) < size or b"\n" in text or b"\r" in text:
+            return head
+        if size > MAX_LINE_BYTES:
+            LineGuard(source.name, MAX_LINE_BYTES).feed(head)  # raises: the first line is too long
+            return head
+        size = min(size * 4, MAX_LINE_BYTES + 1)
 
 
 class TableChunks:
@@ -112,10 +116,12 @@ class TableChunks:
         orientation: Orientation,
         taxonomy: Mapping[str, str] | None,
         head: bytes,
+        allow_empty_samples: bool = True,
     ) -> None:
         self.path = source.name
         self.format = name
         self.chunk_size = chunk_size
+        self.allow_empty_samples = allow_empty_samples
         self._source = source
         self._taxonomy = taxonomy
         self.table: pd.DataFrame | None = None
@@ -135,7 +141,11 @@ class TableChunks:
             self.columns, self.n_samples = self._names(raw), self._parquet.n_rows
         else:
             self.table = read_table(
-                source.path, format=name, orientation=orientation, taxonomy=taxonomy
+                source.path,
+                format=name,
+                orientation=orientation,
+                taxonomy=taxonomy,
+                allow_empty_samples=allow_empty_samples,
             )
             self.columns = [str(c) for c in self.table.columns]
             self.n_samples = len(self.table)
@@ -144,6 +154,7 @@ class TableChunks:
             self.chunk_size = auto_chunk_size(len(self.columns))
 
     def _names(self, raw: list[str]) -> list[str]:
+        check_labels(raw, self.path)
         check_unique(raw, "taxon", self.path)
         if not raw:
             raise InvalidTableError(
@@ -180,10 +191,12 @@ class TableChunks:
         self._check_repeats(hashes)
 
     def _finish(self, samples: list[str], values: np.ndarray) -> pd.DataFrame:
+        check_labels(samples, self.path)
         check_unique(samples, "sample ID", self.path)
         check_values(values, samples, self._raw, self.path)
         values, columns = _sum_same_names(values, self._named)
-        check_nonzero_samples(values, samples, self.path)
+        if not self.allow_empty_samples:
+            check_nonzero_samples(values, samples, self.path)
         return pd.DataFrame(
             values,
             index=pd.Index(samples, dtype="str", name=SAMPLE_INDEX_NAME),
@@ -215,9 +228,16 @@ class _TextLayout:
     """Where the header and the data of a delimited file are, and how to read them."""
 
     def __init__(
-        self, source: Source, sep: str, header: list[str], skip: int, samples_as_rows: bool
+        self,
+        source: Source,
+        sep: str,
+        header: list[str],
+        skip: int,
+        samples_as_rows: bool,
+        encoding: str = "utf-8",
     ) -> None:
         self.source = source
+        self.encoding = encoding
         self.sep = sep
         self.header = header
         self.skip = skip
@@ -228,9 +248,9 @@ class _TextLayout:
     def from_head(
         cls, source: Source, name: str, head: bytes, orientation: Orientation
     ) -> _TextLayout:
-        text = decode_text(head)
+        text = decode_head(head)
         lines = text.splitlines()
-        if len(head) >= _HEAD_BYTES and lines:
+        if len(head) >= _HEAD_BYTES and len(lines) > 1:
             lines = lines[:-1]  # the last line may be cut
         number = next((i for i, line in enumerate(lines) if line.strip()), None)
         if number is None:
@@ -240,14 +260,20 @@ class _TextLayout:
             )
         line = lines[number]
         sep = "\t" if name == "tsv" else (";" if "," not in line and ";" in line else ",")
-        header = split_line(line, sep)
+        header = split_line(line, sep, source.name)
+        rows = [
+            split_line(row, sep, source.name)
+            for row in header_lines("\n".join(lines[number + 1 :]), limit=500)
+        ]
+        if rows[:R_LAYOUT_ROWS] and all(
+            len(row) == len(header) + 1 for row in rows[:R_LAYOUT_ROWS]
+        ):
+            header = ["", *header]  # R's write.table: no corner cell
         if orientation == "auto":
-            cells = [
-                split_line(row, sep)[0].strip()
-                for row in header_lines("\n".join(lines[number + 1 :]), limit=500)
-            ]
+            cells = [row[0].strip() if row else "" for row in rows]
             orientation = detect_orientation(header[0], header[1:], cells)
-        return cls(source, sep, header, number + 1, orientation == "samples-rows")
+        encoding = stream_encoding(head, source.name)
+        return cls(source, sep, header, number + 1, orientation == "samples-rows", encoding)
 
     def _reader(self, chunk_size: int, **kwargs):
         width = len(self.header)
@@ -259,6 +285,7 @@ class _TextLayout:
             skiprows=self.skip,
             na_filter=False,
             skip_blank_lines=True,
+            encoding=self.encoding,
             encoding_errors="replace",
             compression=self.source.compression,
             chunksize=chunk_size,
@@ -372,6 +399,7 @@ def read_table_chunks(
     format: str = "auto",
     orientation: Orientation = "auto",
     taxonomy: TaxonomyLike | None = None,
+    allow_empty_samples: bool = True,
 ) -> TableChunks:
     """Open a taxa table to be read in blocks of samples.
 
@@ -382,7 +410,7 @@ def read_table_chunks(
     chunk_size : int, optional
         Samples per block; default :func:`auto_chunk_size` of the number of
         columns (about 80 MB of values per block).
-    format, orientation, taxonomy
+    format, orientation, taxonomy, allow_empty_samples
         As for :func:`mlmicro.io.read_table`.
 
     Returns
@@ -411,10 +439,9 @@ def read_table_chunks(
             f"Unknown table format {format!r}; use one of: auto, {_supported()}."
         )
     source = open_source(path)
-    head = _head(source)
+    head = _head(source)  # a large .gz is never inflated whole here
     if format == "auto":
-        # sniff the decompressed head only: a large .gz is never inflated whole here
-        format = _detect(Source(path=source.path, compression=None, _data=head))
+        format = _detect(source)
     return TableChunks(
         source,
         format,
@@ -422,4 +449,5 @@ def read_table_chunks(
         orientation=orientation,
         taxonomy=resolve_taxonomy(taxonomy),
         head=head,
+        allow_empty_samples=allow_empty_samples,
     )

@@ -4,11 +4,24 @@ The first row is the header and the first column holds labels. Taxa as rows
 and samples as columns is this field's usual layout; the orientation is
 detected from which axis's labels look like lineages (see
 :func:`mlmicro.io._orientation.detect_orientation`) unless given.
+
+R's ``write.table`` (``row.names=TRUE``, ``col.names=TRUE``) writes a header
+one field short -- no corner cell above the row names -- so every data row
+has one field more than the header. When the first rows (up to 20) all do
+(:func:`~mlmicro.io._matrix.header_is_one_short`), the header is read as if
+it had an empty corner cell (SIAMCAT's shipped feature tables are written this
+way).
 """
 
 from __future__ import annotations
 
-from mlmicro.io._matrix import find_header, first_cells, read_labelled_matrix, split_line
+from mlmicro.io._matrix import (
+    find_header,
+    first_cells,
+    header_is_one_short,
+    read_labelled_matrix,
+    split_line,
+)
 from mlmicro.io._orientation import check_orientation, detect_orientation
 from mlmicro.io._source import Source
 from mlmicro.io._table import RawTable
@@ -35,7 +48,9 @@ def read_delimited(source: Source, *, sep: str, orientation: str = "auto") -> Ra
     """
     check_orientation(orientation)
     line_number, line = find_header(source)
-    header = split_line(line, sep)
+    header = split_line(line, sep, source.name)
+    if header_is_one_short(source, sep, line_number + 1, len(header)):
+        header = ["", *header]  # R's write.table: no corner cell
     if orientation == "auto":
         labels = first_cells(source, sep=sep, skiprows=line_number + 1)
         orientation = detect_orientation(header[0], header[1:], labels)

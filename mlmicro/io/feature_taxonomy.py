@@ -71,7 +71,7 @@ def read_feature_taxonomy(path: str | os.PathLike[str]) -> dict[str, str]:
             fix="give the taxonomy artifact (e.g. from `qiime feature-classifier`)",
         )
         return _parse_taxonomy_text(decode_text(data), source.name)
-    return _parse_taxonomy_text(decode_text(source.read_bytes()), source.name)
+    return _parse_taxonomy_text(decode_text(source.text_bytes()), source.name)
 
 
 def _parse_taxonomy_text(text: str, where: str) -> dict[str, str]:
@@ -79,7 +79,7 @@ def _parse_taxonomy_text(text: str, where: str) -> dict[str, str]:
     if not lines:
         raise TaxonomyError(f"The taxonomy file {where} has no rows; give a non-empty taxonomy.")
     sep = sniff_delimiter(lines[0])
-    first = split_line(lines[0], sep)
+    first = split_line(lines[0], sep, where)
     has_header = len(first) < 2 or not is_lineage(canonical_lineage(first[1]))
     frame = pd.read_csv(
         io.StringIO(text),

@@ -3,8 +3,9 @@
 Accepted files: TSV or CSV (delimiter sniffed from the header) with one row
 per sample -- QIIME 1 mapping files (``#SampleID``), QIIME 2 metadata
 (``sample-id`` / ``id``, with its ``#q2:types`` row), MLRepo task files
-(``#SampleID<TAB>Var``), biobakery's harmonised metadata, and the MetAML
-table (whose embedded metadata rows are returned).
+(``#SampleID<TAB>Var``), biobakery's harmonised metadata, R's ``write.table``
+output (no header cell above the row names, which become a ``sample_id``
+column), and the MetAML table (whose embedded metadata rows are returned).
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ import pandas as pd
 
 from mlmicro.exceptions import MetadataError
 from mlmicro.io._coerce import PANDAS_MISSING, coerce_metadata
-from mlmicro.io._matrix import find_header, first_row_too_wide, ragged_message, split_line
+from mlmicro.io._matrix import (
+    find_header,
+    first_row_too_wide,
+    header_is_one_short,
+    ragged_message,
+    split_line,
+)
 from mlmicro.io._sniff import sniff_delimiter, sniff_format
 from mlmicro.io._source import Source, open_source
 from mlmicro.io._table import SAMPLE_INDEX_NAME
@@ -109,13 +116,16 @@ def _index_by(frame: pd.DataFrame, column: str, source: Source) -> pd.DataFrame:
 def _read_text(source: Source) -> pd.DataFrame:
     line_number, line = find_header(source)
     sep = sniff_delimiter(line)
-    header = [cell.strip() for cell in split_line(line, sep)]
+    header = [cell.strip() for cell in split_line(line, sep, source.name)]
+    if header_is_one_short(source, sep, line_number + 1, len(header)):
+        # R's write.table: the row names (sample IDs) have no header cell
+        header = [SAMPLE_INDEX_NAME if SAMPLE_INDEX_NAME not in header else "", *header]
     too_wide = first_row_too_wide(source, sep, line_number + 1, len(header))
     if too_wide is not None:
         raise MetadataError(too_wide)
     try:
         frame = pd.read_csv(
-            io.BytesIO(source.read_bytes()),
+            io.BytesIO(source.text_bytes()),
             sep=sep,
             header=None,
             names=_unique_names(header),

@@ -77,7 +77,7 @@ def _layout(source: Source) -> _Layout:
 
 def _metadata_text(lines: list[str], source: Source) -> pd.DataFrame:
     """Return the metadata rows as text, one row per sample."""
-    width = len(split_line(lines[0], "\t"))
+    width = len(split_line(lines[0], "\t", source.name))
     try:
         rows = pd.read_csv(
             io.StringIO("\n".join(lines)),

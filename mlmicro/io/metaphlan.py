@@ -17,6 +17,8 @@ default (``Metaphlan_Analysis``), by the file name without ``_profile``.
 Merged table (``merge_metaphlan_tables.py``): a header whose first cell is
 ``clade_name`` (MetaPhlAn 3 / 4, maybe after a ``#mpa_...`` line) or ``ID``
 (MetaPhlAn 2), an optional ``NCBI_tax_id`` column, then one column per sample.
+Tab-separated as MetaPhlAn writes it, or comma-separated when it was saved as
+CSV (by a spreadsheet or pandas): the header line tells.
 
 Notes
 -----
@@ -34,7 +36,9 @@ import re
 
 import numpy as np
 
+from mlmicro.exceptions import InvalidTableError
 from mlmicro.io._matrix import iter_lines, read_labelled_matrix, split_line
+from mlmicro.io._sniff import sniff_delimiter
 from mlmicro.io._source import Source
 from mlmicro.io._table import RawTable
 
@@ -58,14 +62,19 @@ def _sample_name(source: Source, declared: str | None) -> str:
     return stem
 
 
-def _layout(source: Source) -> tuple[list[str], int, str | None, bool]:
-    """Return (header, first data line, declared sample ID, is merged)."""
+def _layout(source: Source) -> tuple[list[str], int, str | None, bool, str]:
+    """Return (header, first data line, declared sample ID, is merged, delimiter)."""
     declared: str | None = None
     header: list[str] | None = None
+    sep = "\t"
+    end = 0
     for number, line in iter_lines(source):
+        end = number + 1
         if not line.strip():
             continue
-        cells = split_line(line, "\t")
+        if not line.startswith("#") or line.lower().startswith("#clade_name"):
+            sep = sniff_delimiter(line)  # the header or first row: tab, or comma in a CSV
+        cells = split_line(line, sep, source.name)
         first = cells[0].strip().lower()
         if line.startswith("#") and first != "#clade_name":
             if first == "#sampleid" and len(cells) > 1:
@@ -75,13 +84,19 @@ def _layout(source: Source) -> tuple[list[str], int, str | None, bool]:
             header = [cells[0].lstrip("#"), *cells[1:]]
             continue
         if header is not None:
-            return header, number, declared, False
+            return header, number, declared, False, sep
         if first in _MERGED_FIRST_CELLS:
-            return cells, number + 1, declared, True
+            return cells, number + 1, declared, True, sep
         # MetaPhlAn 2 single profile: no header at all
         width = max(len(cells), 2)
-        return ["clade_name", "relative_abundance", *[""] * (width - 2)], number, declared, False
-    return header or ["clade_name", "relative_abundance"], 0, declared, False
+        blank = ["clade_name", "relative_abundance", *[""] * (width - 2)]
+        return blank, number, declared, False, sep
+    if header is None:
+        raise InvalidTableError(
+            f"{source.name} looks like a MetaPhlAn profile but has only '#' comment lines, no "
+            "clade rows; give the complete profile (was it cut short?) or another --format."
+        )
+    return header, end, declared, False, sep
 
 
 def read_metaphlan(source: Source, *, orientation: str = "auto") -> RawTable:
@@ -101,7 +116,7 @@ def read_metaphlan(source: Source, *, orientation: str = "auto") -> RawTable:
         ``UNCLASSIFIED`` rows left out.
     """
     del orientation  # fixed by the format
-    header, first_data, declared, merged = _layout(source)
+    header, first_data, declared, merged, sep = _layout(source)
     names = [cell.strip().lower() for cell in header]
     if merged:
         value_columns = [j for j in range(1, len(header)) if names[j] not in _NON_SAMPLE_COLUMNS]
@@ -110,7 +125,7 @@ def read_metaphlan(source: Source, *, orientation: str = "auto") -> RawTable:
         value_columns = [names.index("relative_abundance") if "relative_abundance" in names else 1]
         samples = [_sample_name(source, declared)]
     block = read_labelled_matrix(
-        source, sep="\t", header=header, skiprows=first_data, value_columns=value_columns
+        source, sep=sep, header=header, skiprows=first_data, value_columns=value_columns
     )
     keep = np.array([label.upper() not in UNASSIGNED_ROWS for label in block.row_labels], bool)
     return RawTable(

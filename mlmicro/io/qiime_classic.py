@@ -16,6 +16,7 @@ Recognised layouts:
 from __future__ import annotations
 
 from mlmicro.io._matrix import find_header, read_labelled_matrix, split_line
+from mlmicro.io._sniff import sniff_delimiter
 from mlmicro.io._source import Source
 from mlmicro.io._table import RawTable
 
@@ -46,12 +47,13 @@ def read_qiime_classic(source: Source, *, orientation: str = "auto") -> RawTable
     """
     del orientation  # fixed by the format
     line_number, line = find_header(source, skip=_is_preamble)
-    header = split_line(line, "\t")
+    sep = sniff_delimiter(line)  # tab as QIIME writes it; comma if saved as CSV
+    header = split_line(line, sep, source.name)
     has_taxonomy = len(header) > 2 and header[-1].strip().lower() in _TAXONOMY_HEADERS
     value_columns = list(range(1, len(header) - 1 if has_taxonomy else len(header)))
     block = read_labelled_matrix(
         source,
-        sep="\t",
+        sep=sep,
         header=header,
         skiprows=line_number + 1,
         value_columns=value_columns,

@@ -89,6 +89,7 @@ def read_table(
     *,
     orientation: Orientation = "auto",
     taxonomy: TaxonomyLike | None = None,
+    allow_empty_samples: bool = True,
 ) -> pd.DataFrame:
     """Read a taxa table as samples x features.
 
@@ -110,6 +111,10 @@ def read_table(
         (``Feature ID<TAB>Taxon``) or a ``{feature_id: lineage}`` mapping.
         It overrides lineages stored in the table; features it does not list
         keep their own lineage or ID.
+    allow_empty_samples : bool
+        Keep samples with no reads or abundance at all (the default: real
+        tables have them; :func:`mlmicro.io.empty_samples` names them).
+        ``False`` refuses such a table.
 
     Returns
     -------
@@ -122,14 +127,22 @@ def read_table(
     Raises
     ------
     InputFileError
-        If the file is missing, empty, truncated or corrupt.
+        If the file is missing, empty, truncated or corrupt, is not a regular
+        file (a named pipe, a device), has a line longer than 32 MiB, or is
+        broken UTF-16.
     UnknownFormatError
         If ``format`` is unknown or cannot be recognised.
     InvalidTableError
-        On non-numeric, negative, missing or infinite values, duplicate
-        samples or taxa, or samples with no abundance.
+        On non-numeric, negative, missing, infinite or too large (> 1e300)
+        values, duplicate samples or taxa, names over 128 Ki characters, or
+        (with ``allow_empty_samples=False``) samples with no abundance.
     TaxonomyError
         If ``taxonomy`` lists none of the table's features.
+
+    Warns
+    -----
+    TextEncodingWarning
+        If a text file is not UTF-8 (it is then read as cp1252 / latin-1).
 
     Examples
     --------
@@ -146,4 +159,4 @@ def read_table(
     source = open_source(path)
     name = _detect(source) if format == "auto" else format
     raw = FORMATS[name](source, orientation=orientation)
-    return finish_table(raw, resolve_taxonomy(taxonomy))
+    return finish_table(raw, resolve_taxonomy(taxonomy), allow_empty_samples=allow_empty_samples)
