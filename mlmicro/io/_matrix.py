@@ -180,7 +180,7 @@ def read_labelled_matrix(
         if isinstance(err, pd.errors.ParserError):
             raise _ragged_error(source, err, width) from None
         text = pd.read_csv(io.BytesIO(data), dtype=object, **kwargs)
-        raise _first_bad_cell(source, text, header, columns, rows_are) from None
+        raise first_bad_cell(source, text, header, columns, rows_are) from None
     value_set = set(columns)
     return LabelledMatrix(
         row_labels=[str(label).strip() for label in frame[0].tolist()],
@@ -276,7 +276,7 @@ def _ragged_error(source: Source, err: Exception, width: int) -> InvalidTableErr
     return InvalidTableError(ragged_message(source, err, width))
 
 
-def _first_bad_cell(
+def first_bad_cell(
     source: Source,
     text: pd.DataFrame,
     header: Sequence[str],

@@ -100,8 +100,8 @@ def finish_table(
     check_unique(raw.samples, "sample ID", where)
     check_unique(raw.features, "taxon", where)
     check_values(values, raw.samples, raw.features, where)
-    names = _feature_names(raw, taxonomy)
-    values, columns = _sum_same_names(values, names)
+    names = feature_names(raw, taxonomy)
+    values, columns = sum_same_names(values, names)
     if not allow_empty_samples:
         check_nonzero_samples(values, raw.samples, where)
     return pd.DataFrame(
@@ -112,7 +112,7 @@ def finish_table(
     )
 
 
-def _feature_names(raw: RawTable, taxonomy: Mapping[str, str] | None) -> list[str]:
+def feature_names(raw: RawTable, taxonomy: Mapping[str, str] | None) -> list[str]:
     lineages: Sequence[str | None] = raw.lineages or [None] * len(raw.features)
     if taxonomy is not None:
         found = [taxonomy.get(feature) for feature in raw.features]
@@ -129,7 +129,7 @@ def _feature_names(raw: RawTable, taxonomy: Mapping[str, str] | None) -> list[st
     ]
 
 
-def _sum_same_names(values: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
+def sum_same_names(values: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
     codes, uniques = pd.factorize(pd.Index(names, dtype=object))
     if len(uniques) == len(names):
         return values, names

@@ -34,19 +34,25 @@ import pandas as pd
 from mlmicro.exceptions import InputFileError, InvalidTableError, UnknownFormatError
 from mlmicro.io._encoding import decode_head, stream_encoding
 from mlmicro.io._limits import MAX_LINE_BYTES, LineGuard
-from mlmicro.io._matrix import R_LAYOUT_ROWS, _first_bad_cell, ragged_message, split_line
+from mlmicro.io._matrix import R_LAYOUT_ROWS, first_bad_cell, ragged_message, split_line
 from mlmicro.io._orientation import Orientation, check_orientation, detect_orientation
 from mlmicro.io._sniff import header_lines
 from mlmicro.io._source import Source, open_source
 from mlmicro.io._table import (
     SAMPLE_INDEX_NAME,
     RawTable,
-    _feature_names,
-    _sum_same_names,
+    feature_names,
+    sum_same_names,
 )
 from mlmicro.io._validate import check_labels, check_nonzero_samples, check_unique, check_values
 from mlmicro.io.feature_taxonomy import TaxonomyLike, resolve_taxonomy
-from mlmicro.io.tables import FORMAT_ALIASES, FORMATS, _detect, _supported, read_table
+from mlmicro.io.tables import (
+    FORMAT_ALIASES,
+    FORMATS,
+    detect_source_format,
+    read_table,
+    supported_formats,
+)
 
 __all__ = ["CELLS_PER_CHUNK", "auto_chunk_size", "TableChunks", "read_table_chunks"]
 
@@ -163,7 +169,7 @@ class TableChunks:
             )
         dummy = RawTable(values=np.empty((0, len(raw))), samples=[], features=raw, where=self.path)
         self._raw = raw
-        self._named = _feature_names(dummy, self._taxonomy)
+        self._named = feature_names(dummy, self._taxonomy)
         return list(dict.fromkeys(self._named))
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
@@ -194,7 +200,7 @@ class TableChunks:
         check_labels(samples, self.path)
         check_unique(samples, "sample ID", self.path)
         check_values(values, samples, self._raw, self.path)
-        values, columns = _sum_same_names(values, self._named)
+        values, columns = sum_same_names(values, self._named)
         if not self.allow_empty_samples:
             check_nonzero_samples(values, samples, self.path)
         return pd.DataFrame(
@@ -319,7 +325,7 @@ class _TextLayout:
         with self._reader(chunk_size, dtype=object, index_col=False) as reader:
             for i, text in enumerate(reader):
                 if i * chunk_size >= start:
-                    error = _first_bad_cell(
+                    error = first_bad_cell(
                         self.source, text, self.header, list(range(1, width)), "samples"
                     )
                     if "could not be read" not in str(error):
@@ -436,12 +442,12 @@ def read_table_chunks(
     format = FORMAT_ALIASES.get(format, format)
     if format != "auto" and format not in FORMATS:
         raise UnknownFormatError(
-            f"Unknown table format {format!r}; use one of: auto, {_supported()}."
+            f"Unknown table format {format!r}; use one of: auto, {supported_formats()}."
         )
     source = open_source(path)
     head = _head(source)  # a large .gz is never inflated whole here
     if format == "auto":
-        format = _detect(source)
+        format = detect_source_format(source)
     return TableChunks(
         source,
         format,

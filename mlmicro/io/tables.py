@@ -56,7 +56,7 @@ FORMAT_ALIASES: dict[str, str] = {
 }
 
 
-def _supported() -> str:
+def supported_formats() -> str:
     return ", ".join(FORMATS)
 
 
@@ -70,15 +70,15 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     UnknownFormatError
         If the content matches no known format.
     """
-    return _detect(open_source(path))
+    return detect_source_format(open_source(path))
 
 
-def _detect(source: Source) -> str:
+def detect_source_format(source: Source) -> str:
     name = sniff_format(source)
     if name is None:
         raise UnknownFormatError(
             f"Cannot tell the format of {source.name} from its content; pass it with "
-            f"--format (format=...), one of: {_supported()}."
+            f"--format (format=...), one of: {supported_formats()}."
         )
     return name
 
@@ -154,9 +154,9 @@ def read_table(
     format = FORMAT_ALIASES.get(format, format)
     if format != "auto" and format not in FORMATS:
         raise UnknownFormatError(
-            f"Unknown table format {format!r}; use one of: auto, {_supported()}."
+            f"Unknown table format {format!r}; use one of: auto, {supported_formats()}."
         )
     source = open_source(path)
-    name = _detect(source) if format == "auto" else format
+    name = detect_source_format(source) if format == "auto" else format
     raw = FORMATS[name](source, orientation=orientation)
     return finish_table(raw, resolve_taxonomy(taxonomy), allow_empty_samples=allow_empty_samples)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -14,14 +15,19 @@ import pandas as pd
 
 from mlmicro.config import TrainConfig, load_config
 from mlmicro.exceptions import MetadataError
-from mlmicro.io import join_metadata, read_metadata, read_table
+from mlmicro.io import empty_samples, join_metadata, read_metadata, read_table
 from mlmicro.model.card import ModelCard
 from mlmicro.model.labels import make_target
 from mlmicro.model.model import Model, TrainingData
 from mlmicro.model.training import cross_validate, fit_final
 from mlmicro.taxonomy import canonicalize_columns
 
-__all__ = ["train", "table_fingerprint", "DEFAULT_TASK"]
+__all__ = ["train", "table_fingerprint", "DEFAULT_TASK", "EmptySamplesWarning"]
+
+
+class EmptySamplesWarning(UserWarning):
+    """Samples without any reads were left out."""
+
 
 #: What ``mlmicro train`` with no table learns on the embedded cohort.
 DEFAULT_TASK: dict[str, Any] = {
@@ -148,6 +154,18 @@ def train(
     table, metadata = join_metadata(table, metadata)
     target = make_target(metadata, label, positive=positive, negative=negative)
     table = table.loc[target.y.index]
+    empty = empty_samples(table)
+    if empty:  # real tables have them; no model can learn from a sample without reads
+        shown = ", ".join(repr(s) for s in empty[:5]) + (", ..." if len(empty) > 5 else "")
+        warnings.warn(
+            f"{len(empty)} sample(s) have no reads or abundance at all and are left out of "
+            f"training: {shown}.",
+            EmptySamplesWarning,
+            stacklevel=2,
+        )
+        keep = ~table.index.astype(str).isin(empty)
+        table = table.loc[keep]
+        target = replace(target, y=target.y.loc[table.index], dropped=[*target.dropped, *empty])
     kept_meta = metadata.loc[target.y.index]
     groups = _column(kept_meta, group, "--group")
     studies = _column(kept_meta, study, "--study")
@@ -197,7 +215,11 @@ def train(
             "n_taxa": int(table.shape[1]),
         },
         created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        dropped={"samples": len(target.dropped), "sample_ids": target.dropped[:20]},
+        dropped={
+            "samples": len(target.dropped),
+            "sample_ids": target.dropped[:20],
+            "empty_samples": len(empty),
+        },
     )
     return Model(
         pipeline,
