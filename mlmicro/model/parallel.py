@@ -303,7 +303,7 @@ class DaskRunner:
             with tqdm(
                 total=len(items), desc=description, unit="fit", disable=not progress, leave=False
             ) as bar:
-                for future in distributed.as_completed(futures):
+                for future in distributed.as_completed(futures, loop=self.client.loop):
                     results[position[future.key]] = future.result()
                     bar.update(1)
             return results

@@ -22,6 +22,7 @@ from sklearn.pipeline import Pipeline
 from mlmicro.config import TrainConfig
 from mlmicro.model.contributions import feature_contributions, supports_contributions
 from mlmicro.model.cv import LeaveOneStudyOut, Split, iter_splits, make_splitter
+from mlmicro.model.dask_xgboost import check_final_fit, fit_final_dask
 from mlmicro.model.estimators import balanced_sample_weight, supports_sample_weight
 from mlmicro.model.metrics import METRICS, score, summarize
 from mlmicro.model.parallel import Runner, ThreadRunner
@@ -507,14 +508,22 @@ def fit_final(
     config: TrainConfig,
     groups: pd.Series | None = None,
     runner: Runner | None = None,
+    final_fit: str = "local",
 ) -> Pipeline:
     """Fit the configured pipeline on all samples: the model that gets saved.
 
     With nested tuning, the candidates' inner CVs run on ``runner`` (local
-    threads by default); the final fit itself runs here, on ``config.jobs``
-    threads.
+    threads by default). The final fit itself runs here on ``config.jobs``
+    threads, or, with ``final_fit="dask"``, across the runner's Dask workers
+    (see :mod:`mlmicro.model.dask_xgboost`).
     """
+    runner = runner if runner is not None else ThreadRunner(config.jobs)
+    check_final_fit(final_fit, config, runner)
     params = tune_final(table, y, classes=classes, config=config, groups=groups, runner=runner)
     y_codes = np.array([classes.index(v) for v in y], dtype=np.int64)
     threads = None if config.jobs == -1 else config.jobs
+    if final_fit == "dask":
+        return fit_final_dask(
+            table, y_codes, config=config, runner=runner, params=params, threads=threads
+        )
     return _fit(config, table, y_codes, threads, params=params)
