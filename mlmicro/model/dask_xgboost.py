@@ -27,7 +27,7 @@ from sklearn.pipeline import Pipeline
 from xgboost import XGBClassifier
 
 from mlmicro.config import TrainConfig
-from mlmicro.exceptions import ConfigError
+from mlmicro.exceptions import ClusterError, ConfigError
 from mlmicro.model.estimators import balanced_sample_weight
 from mlmicro.model.parallel import DaskRunner, Runner, import_distributed
 from mlmicro.model.pipeline import build_pipeline
@@ -105,7 +105,8 @@ def fit_final_dask(
     sklearn.pipeline.Pipeline
         Fitted preprocessing steps and a plain :class:`xgboost.XGBClassifier`.
     """
-    import_distributed("--final-fit dask")
+    distributed = import_distributed("--final-fit dask")
+    from xgboost.core import XGBoostError
     from xgboost.dask import DaskXGBClassifier
 
     client = runner.client
@@ -119,15 +120,28 @@ def fit_final_dask(
     n_workers = max(1, len(client.scheduler_info()["workers"]))
     rows = [r for r in np.array_split(np.arange(len(y_codes)), n_workers) if len(r)]
     local_params = pipeline[-1].get_params()
-    with client.as_current():
-        model = DaskXGBClassifier(**{**local_params, "n_jobs": None})
-        model.client = client
-        model.fit(
-            _blocks(client, features, rows),
-            _blocks(client, y_codes, rows),
-            sample_weight=_blocks(client, balanced_sample_weight(y_codes), rows),
-        )
-        booster = model.get_booster()
+    try:
+        with client.as_current():
+            model = DaskXGBClassifier(**{**local_params, "n_jobs": None})
+            model.client = client
+            model.fit(
+                _blocks(client, features, rows),
+                _blocks(client, y_codes, rows),
+                sample_weight=_blocks(client, balanced_sample_weight(y_codes), rows),
+            )
+            booster = model.get_booster()
+    except (
+        distributed.scheduler.KilledWorker,
+        distributed.CancelledError,
+        XGBoostError,
+        TimeoutError,
+        OSError,
+    ) as exc:
+        reason = " ".join(str(exc).split()[:30]) or type(exc).__name__
+        raise ClusterError(
+            f"The distributed final fit (--final-fit dask) failed ({reason}); training stopped "
+            "and nothing was saved. Check the Dask workers, or use --final-fit local."
+        ) from None
     classifier = XGBClassifier(**local_params)
     classifier.load_model(bytearray(booster.save_raw("json")))
     return Pipeline([*preprocessing.steps, ("classifier", classifier)])

@@ -311,9 +311,9 @@ class DaskRunner:
             raise
         except distributed.scheduler.KilledWorker as exc:
             raise ClusterError(
-                f"Dask workers kept dying while running {description} task {exc.task!r} "
-                "(each retry lost its worker); training stopped and nothing was saved. Check "
-                "the workers' memory limit and logs."
+                f"Dask workers kept dying while running {description} task {exc.task!r}, "
+                "past the scheduler's allowed-failures; training stopped and nothing was saved. "
+                "Check the workers' memory limit and logs."
             ) from None
         except ModuleNotFoundError as exc:
             if exc.name and exc.name.split(".")[0] == "mlmicro":
