@@ -98,6 +98,8 @@ def test_scheduler_from_the_environment(monkeypatch):
         resolve_scheduler(None)
     monkeypatch.setenv(SCHEDULER_ENV, "")
     assert resolve_scheduler(None) is None
+    with pytest.raises(ConfigError, match="distributed.Client; got int"):
+        resolve_scheduler(8786)
 
 
 def test_no_scheduler_runs_on_threads(monkeypatch):

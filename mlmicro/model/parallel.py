@@ -163,6 +163,11 @@ def resolve_scheduler(scheduler: Any = None) -> Any:
         return scheduler
     if isinstance(scheduler, str):
         return parse_scheduler(scheduler, source=source)
+    if not callable(getattr(scheduler, "submit", None)):
+        raise ConfigError(
+            f"scheduler must be None, local, local:N, a scheduler address or a "
+            f"distributed.Client; got {type(scheduler).__name__}."
+        )
     return scheduler  # a distributed.Client
 
 
