@@ -24,6 +24,8 @@ __all__ = [
     "ModelBundleError",
     "CoverageError",
     "OutputExistsError",
+    "ClusterError",
+    "DeviceError",
 ]
 
 
@@ -74,3 +76,11 @@ class CoverageError(MlmicroError, ValueError):
 
 class OutputExistsError(MlmicroError, FileExistsError):
     """An output file already exists and overwriting was not asked for."""
+
+
+class ClusterError(MlmicroError, RuntimeError):
+    """A Dask cluster cannot be used: Dask missing, scheduler unreachable or workers lost."""
+
+
+class DeviceError(MlmicroError, RuntimeError):
+    """The requested compute device (for example a CUDA GPU) is not available."""

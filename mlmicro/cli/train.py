@@ -16,6 +16,20 @@ from mlmicro.model.metrics import METRIC_LABELS, METRICS
 from mlmicro.model.model import Model
 
 
+class Device(StrEnum):
+    """Devices XGBoost can train on."""
+
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class FinalFit(StrEnum):
+    """Where the saved model is fitted."""
+
+    local = "local"
+    dask = "dask"
+
+
 class ModelName(StrEnum):
     """Classifier choices."""
 
@@ -100,6 +114,23 @@ def train(
         None, "--jobs", "-j", help="Folds run in parallel (-1: all cores)."
     ),
     seed: int | None = typer.Option(None, "--seed", help="Random seed."),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help=(
+            "Run the CV, permutation and tuning fits on Dask: local:N (a local cluster of N "
+            "workers) or a scheduler address (tcp://host:8786). Default: $MLMICRO_SCHEDULER, "
+            'else local threads. Needs pip install "mlmicro[dask]".'
+        ),
+    ),
+    device: Device | None = typer.Option(
+        None, "--device", help="Device XGBoost trains on (cuda: an NVIDIA GPU)."
+    ),
+    final_fit: FinalFit = typer.Option(
+        FinalFit.local,
+        "--final-fit",
+        help="Fit the saved model here (local) or across the Dask workers with xgboost.dask.",
+    ),
     sample_id_column: str | None = typer.Option(
         None, "--sample-id-column", help="Metadata column holding the sample IDs (default: first)."
     ),
@@ -128,6 +159,9 @@ def train(
         study=study,
         config=config,
         progress=progress,
+        scheduler=scheduler,
+        device=device.value if device else None,
+        final_fit=final_fit.value,
         rank=rank,
         model=model.value if model else None,
         seed=seed,

@@ -17,8 +17,11 @@ from mlmicro.config import TrainConfig, load_config
 from mlmicro.exceptions import MetadataError
 from mlmicro.io import empty_samples, join_metadata, read_metadata, read_table
 from mlmicro.model.card import ModelCard
+from mlmicro.model.dask_xgboost import check_final_fit
+from mlmicro.model.device import with_device
 from mlmicro.model.labels import make_target
 from mlmicro.model.model import Model, TrainingData
+from mlmicro.model.parallel import open_runner
 from mlmicro.model.training import cross_validate, fit_final
 from mlmicro.taxonomy import canonicalize_columns
 
@@ -85,6 +88,9 @@ def train(
     study: str | None = None,
     config: TrainConfig | str | Path | None = None,
     progress: bool = False,
+    scheduler: Any = None,
+    device: str | None = None,
+    final_fit: str = "local",
     **overrides: Any,
 ) -> Model:
     """Cross-validate a classifier and refit it on all samples.
@@ -110,6 +116,17 @@ def train(
         Base configuration (``default`` when ``None``).
     progress : bool
         Show progress bars.
+    scheduler : str, distributed.Client or None
+        Where the CV, permutation, tuning and leave-one-study-out fits run:
+        ``None`` local threads (or ``$MLMICRO_SCHEDULER``), ``"local:N"`` a
+        Dask cluster of N worker processes started for the run, or the address
+        of a running Dask scheduler (``"tcp://host:8786"``). Results are the
+        same wherever the fits run (see :mod:`mlmicro.model.parallel`).
+    device : {"cpu", "cuda"}, optional
+        Device XGBoost trains on; ``"cuda"`` fails at once without a GPU.
+    final_fit : {"local", "dask"}
+        Fit the saved model here, or across the Dask workers with
+        ``xgboost.dask`` (see :mod:`mlmicro.model.dask_xgboost`).
     **overrides
         Configuration fields to override: ``rank``, ``model``, ``seed``,
         ``jobs`` or dotted ``"cv.folds"``-style keys; ``None`` is ignored.
@@ -149,7 +166,7 @@ def train(
         metadata = read_metadata(metadata)
     if label is None:
         raise MetadataError("Name the label column with --label (e.g. --label diagnosis).")
-    resolved = _resolve_config(config, overrides)
+    resolved = with_device(_resolve_config(config, overrides), device)
     table = canonicalize_columns(table)
     table, metadata = join_metadata(table, metadata)
     target = make_target(metadata, label, positive=positive, negative=negative)
@@ -170,18 +187,29 @@ def train(
     groups = _column(kept_meta, group, "--group")
     studies = _column(kept_meta, study, "--study")
 
-    cv = cross_validate(
-        table,
-        target.y,
-        classes=target.classes,
-        positive_class=target.positive_class,
-        config=resolved,
-        groups=groups,
-        studies=studies,
-        metadata=kept_meta,
-        progress=progress,
-    )
-    pipeline = fit_final(table, target.y, classes=target.classes, config=resolved, groups=groups)
+    with open_runner(scheduler, jobs=resolved.jobs) as runner:
+        check_final_fit(final_fit, resolved, runner)
+        cv = cross_validate(
+            table,
+            target.y,
+            classes=target.classes,
+            positive_class=target.positive_class,
+            config=resolved,
+            groups=groups,
+            studies=studies,
+            metadata=kept_meta,
+            progress=progress,
+            runner=runner,
+        )
+        pipeline = fit_final(
+            table,
+            target.y,
+            classes=target.classes,
+            config=resolved,
+            groups=groups,
+            runner=runner,
+            final_fit=final_fit,
+        )
     rank_table = pd.DataFrame(
         pipeline.named_steps["rank"].transform(table),
         index=table.index,

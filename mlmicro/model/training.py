@@ -8,25 +8,36 @@ same pipeline on all samples: that is the model that gets saved.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
-from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, StratifiedKFold
+from sklearn.metrics import get_scorer
+from sklearn.model_selection import ParameterGrid, StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
-from tqdm.auto import tqdm
 
 from mlmicro.config import TrainConfig
 from mlmicro.model.contributions import feature_contributions, supports_contributions
 from mlmicro.model.cv import LeaveOneStudyOut, Split, iter_splits, make_splitter
+from mlmicro.model.dask_xgboost import check_final_fit, fit_final_dask
 from mlmicro.model.estimators import balanced_sample_weight, supports_sample_weight
 from mlmicro.model.metrics import METRICS, score, summarize
+from mlmicro.model.parallel import Runner, ThreadRunner
 from mlmicro.model.pipeline import build_pipeline
 
-__all__ = ["CVResult", "cross_validate", "fit_final", "TUNING_GRIDS"]
+__all__ = [
+    "CVResult",
+    "FitTask",
+    "cross_validate",
+    "fit_final",
+    "tune_final",
+    "tuning_candidates",
+    "permutation_seed",
+    "TUNING_GRIDS",
+]
 
 #: Small grids searched by nested tuning (``--tune``), per classifier.
 TUNING_GRIDS: dict[str, dict[str, list[Any]]] = {
@@ -80,109 +91,195 @@ class CVResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _fit_params(config: TrainConfig, y: np.ndarray) -> dict[str, np.ndarray]:
-    if supports_sample_weight(config.model):
-        return {"classifier__sample_weight": balanced_sample_weight(y)}
-    return {}
-
-
-def _make_estimator(
-    config: TrainConfig, y: np.ndarray, groups: np.ndarray | None, threads: int | None
-) -> Pipeline | GridSearchCV:
+def _make_pipeline(config: TrainConfig, threads: int | None) -> Pipeline:
     pipeline = build_pipeline(config, threads=threads)
     if config.model == "logistic-l1":
         pipeline[-1][-1].set_params(class_weight="balanced")
     elif config.model == "random-forest":
         pipeline[-1].set_params(class_weight="balanced_subsample")
-    if not config.cv.tune:
-        return pipeline
-    n_classes = len(np.unique(y))
-    scoring = "roc_auc" if n_classes == 2 else "roc_auc_ovr"
-    smallest = int(np.bincount(y).min())
-    inner_folds = max(2, min(config.cv.inner_folds, smallest))
-    inner = (
-        StratifiedGroupKFold(n_splits=inner_folds, shuffle=True, random_state=config.seed)
-        if groups is not None
-        else StratifiedKFold(n_splits=inner_folds, shuffle=True, random_state=config.seed)
-    )
-    return GridSearchCV(
-        pipeline, TUNING_GRIDS[config.model], scoring=scoring, cv=inner, refit=True, n_jobs=1
-    )
+    return pipeline
+
+
+def tuning_candidates(config: TrainConfig) -> list[dict[str, Any]]:
+    """Return the hyperparameter candidates nested tuning tries, in search order."""
+    return list(ParameterGrid(TUNING_GRIDS[config.model]))
+
+
+@dataclass(frozen=True)
+class FitTask:
+    """One independent fit, everything it needs to run anywhere.
+
+    Attributes
+    ----------
+    train : ndarray
+        Row positions the pipeline is fitted on.
+    test : ndarray or None
+        Row positions it predicts (``None``: tuning only).
+    label_seed : tuple of int or None
+        Seed of a label permutation (``None``: the true labels). The labels
+        are permuted inside the task, so no task depends on another's random
+        state or on the order tasks run in.
+    params : dict or None
+        Tuned pipeline parameters to set before fitting.
+    importance : bool
+        Also return the fold model's mean |SHAP| per feature.
+    """
+
+    train: np.ndarray
+    test: np.ndarray | None = None
+    label_seed: tuple[int, ...] | None = None
+    params: dict[str, Any] | None = None
+    importance: bool = False
+
+
+def _task_labels(
+    y: np.ndarray, groups: np.ndarray | None, label_seed: tuple[int, ...] | None
+) -> np.ndarray:
+    if label_seed is None:
+        return y
+    return _permuted(y, groups, np.random.default_rng(list(label_seed)))
 
 
 def _fit(
     config: TrainConfig,
     table: pd.DataFrame,
     y: np.ndarray,
-    groups: np.ndarray | None,
     threads: int | None,
+    params: dict[str, Any] | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> Pipeline:
-    estimator = _make_estimator(config, y, groups, threads)
-    params = _fit_params(config, y)
+    pipeline = _make_pipeline(config, threads)
+    if params:
+        pipeline.set_params(**params)
+    fit_params = {}
+    if supports_sample_weight(config.model):
+        weights = balanced_sample_weight(y) if sample_weight is None else sample_weight
+        fit_params["classifier__sample_weight"] = weights
     with warnings.catch_warnings():
         # a filter that keeps few taxa in one fold warns; the fold result still counts
         warnings.filterwarnings("ignore", message=".*prevalen.*", category=UserWarning)
-        if isinstance(estimator, GridSearchCV):
-            estimator.fit(table, y, groups=groups, **params)
-            return estimator.best_estimator_
-        return estimator.fit(table, y, **params)
+        return pipeline.fit(table, y, **fit_params)
 
 
-def _run_split(
+def _inner_cv(config: TrainConfig, y: np.ndarray, grouped: bool) -> object:
+    smallest = int(np.bincount(y).min())
+    inner_folds = max(2, min(config.cv.inner_folds, smallest))
+    if grouped:
+        return StratifiedGroupKFold(n_splits=inner_folds, shuffle=True, random_state=config.seed)
+    return StratifiedKFold(n_splits=inner_folds, shuffle=True, random_state=config.seed)
+
+
+def _score_candidate(
     config: TrainConfig,
     table: pd.DataFrame,
     y: np.ndarray,
     groups: np.ndarray | None,
-    split: Split,
-    threads: int | None,
-    importance: bool,
-) -> tuple[Split, np.ndarray, pd.Series | None]:
-    train_groups = groups[split.train] if groups is not None else None
-    model = _fit(config, table.iloc[split.train], y[split.train], train_groups, threads)
-    test = table.iloc[split.test]
+    item: tuple[FitTask, int],
+) -> np.ndarray:
+    """Inner-CV scores of one tuning candidate on one task's training rows."""
+    task, candidate = item
+    labels = _task_labels(y, groups, task.label_seed)[task.train]
+    train_table = table.iloc[task.train]
+    train_groups = groups[task.train] if groups is not None else None
+    params = tuning_candidates(config)[candidate]
+    scorer = get_scorer("roc_auc" if len(np.unique(labels)) == 2 else "roc_auc_ovr")
+    # weights balance the task's training rows, then follow each inner split (as in GridSearchCV)
+    weights = balanced_sample_weight(labels)
+    scores = []
+    inner = _inner_cv(config, labels, train_groups is not None)
+    for fit_rows, score_rows in inner.split(train_table, labels, train_groups):
+        model = _fit(
+            config,
+            train_table.iloc[fit_rows],
+            labels[fit_rows],
+            threads=1,
+            params=params,
+            sample_weight=weights[fit_rows],
+        )
+        scores.append(scorer(model, train_table.iloc[score_rows], labels[score_rows]))
+    return np.asarray(scores, dtype=np.float64)
+
+
+def _fit_predict(
+    config: TrainConfig,
+    table: pd.DataFrame,
+    y: np.ndarray,
+    groups: np.ndarray | None,
+    task: FitTask,
+) -> tuple[np.ndarray, pd.Series | None]:
+    """Fit on a task's training rows; predict its test rows (and their mean |SHAP|)."""
+    labels = _task_labels(y, groups, task.label_seed)
+    # One thread per fit: CV data are small, fits run in parallel instead (--jobs or a
+    # cluster), and OpenMP threads on a busy machine slow XGBoost down by orders of magnitude.
+    model = _fit(config, table.iloc[task.train], labels[task.train], threads=1, params=task.params)
+    test = table.iloc[task.test]
     proba = model.predict_proba(test)
     fold_importance = None
-    if importance and supports_contributions(model):
+    if task.importance and supports_contributions(model):
         values, _, features = feature_contributions(model, test)
         magnitude = np.abs(values)
         if magnitude.ndim == 3:  # multiclass: mean over classes
             magnitude = magnitude.mean(axis=1)
         fold_importance = pd.Series(magnitude.mean(axis=0), index=features.columns)
-    return split, proba, fold_importance
+    return proba, fold_importance
 
 
-def _threads(jobs: int) -> int:
-    # One thread per fit: CV data are small, folds run in parallel instead (--jobs),
-    # and OpenMP threads on a busy machine slow XGBoost down by orders of magnitude.
-    return 1
-
-
-def _run_all(
+def _tune(
+    runner: Runner,
     config: TrainConfig,
     table: pd.DataFrame,
     y: np.ndarray,
     groups: np.ndarray | None,
-    splits: list[Split],
+    tasks: list[FitTask],
     *,
-    importance: bool,
     progress: bool,
     description: str,
-) -> list[tuple[Split, np.ndarray, pd.Series | None]]:
-    jobs = config.jobs
-    # Threads, not processes: XGBoost, scikit-learn's trees and numpy release the GIL,
-    # and threads share the table instead of pickling it to every worker.
-    runner = Parallel(n_jobs=jobs, prefer="threads", return_as="generator") if jobs != 1 else None
-    tasks = (
-        delayed(_run_split)(config, table, y, groups, s, _threads(jobs), importance) for s in splits
+) -> list[dict[str, Any]]:
+    """Best candidate of each task: one independent inner CV per (task, candidate)."""
+    candidates = tuning_candidates(config)
+    items = [(task, c) for task in tasks for c in range(len(candidates))]
+    scores = runner.map(
+        _score_candidate,
+        items,
+        shared=(config, table, y, groups),
+        progress=progress,
+        description=f"{description} tuning",
     )
-    results = runner(tasks) if runner is not None else (f(*a, **k) for f, a, k in tasks)
-    bar = tqdm(total=len(splits), desc=description, unit="fold", disable=not progress, leave=False)
-    out = []
-    for item in results:
-        out.append(item)
-        bar.update(1)
-    bar.close()
-    return out
+    best = []
+    for t in range(len(tasks)):
+        block = np.vstack(scores[t * len(candidates) : (t + 1) * len(candidates)])
+        means = np.average(block, axis=1)
+        # GridSearchCV's choice: highest mean inner score, the first on ties, NaN last
+        best.append(candidates[int(np.argmax(np.nan_to_num(means, nan=-np.inf)))])
+    return best
+
+
+def _fit_all(
+    runner: Runner,
+    config: TrainConfig,
+    table: pd.DataFrame,
+    y: np.ndarray,
+    groups: np.ndarray | None,
+    tasks: list[FitTask],
+    *,
+    progress: bool,
+    description: str,
+) -> list[tuple[np.ndarray, pd.Series | None]]:
+    if config.cv.tune:
+        best = _tune(
+            runner, config, table, y, groups, tasks, progress=progress, description=description
+        )
+        tasks = [
+            dataclasses.replace(task, params=params)
+            for task, params in zip(tasks, best, strict=True)
+        ]
+    return runner.map(
+        _fit_predict,
+        tasks,
+        shared=(config, table, y, groups),
+        progress=progress,
+        description=description,
+    )
 
 
 def _permuted(y: np.ndarray, groups: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
@@ -196,6 +293,11 @@ def _permuted(y: np.ndarray, groups: np.ndarray | None, rng: np.random.Generator
     return shuffled.loc[groups].to_numpy()
 
 
+def permutation_seed(seed: int, index: int) -> tuple[int, int, int]:
+    """Seed of label permutation ``index`` of a run seeded with ``seed``."""
+    return (seed, 1, index)
+
+
 def cross_validate(
     table: pd.DataFrame,
     y: pd.Series,
@@ -207,6 +309,7 @@ def cross_validate(
     studies: pd.Series | None = None,
     metadata: pd.DataFrame | None = None,
     progress: bool = False,
+    runner: Runner | None = None,
 ) -> CVResult:
     """Cross-validate the configured pipeline.
 
@@ -230,11 +333,15 @@ def cross_validate(
         Used to warn when subjects repeat but no ``groups`` were given.
     progress : bool
         Show a progress bar over folds.
+    runner : Runner, optional
+        Where the fits run (see :mod:`mlmicro.model.parallel`); default: local
+        threads, ``config.jobs`` at a time. Results do not depend on it.
 
     Returns
     -------
     CVResult
     """
+    runner = runner if runner is not None else ThreadRunner(config.jobs)
     y_codes = np.array([classes.index(v) for v in y], dtype=np.int64)
     group_values = groups.to_numpy() if groups is not None else None
     study_values = studies.astype(str).to_numpy() if studies is not None else None
@@ -250,20 +357,20 @@ def cross_validate(
     splits = iter_splits(splitter, y_codes, folds, split_groups)
     loso = isinstance(splitter, LeaveOneStudyOut)
     repeats = 1 if loso else config.cv.repeats
-    results = _run_all(
+    results = _fit_all(
+        runner,
         config,
         table,
         y_codes,
         group_values,
-        splits,
-        importance=True,
+        [FitTask(s.train, s.test, importance=True) for s in splits],
         progress=progress,
         description="cross-validation",
     )
     proba_cols = [f"probability_{c}" for c in classes]
     oof_parts = []
     importances = []
-    for split, proba, imp in results:
+    for split, (proba, imp) in zip(splits, results, strict=True):
         part = pd.DataFrame(proba, columns=proba_cols)
         part.insert(0, "y_true", y.iloc[split.test].to_numpy())
         part.insert(0, "sample_id", table.index[split.test].astype(str))
@@ -314,6 +421,7 @@ def cross_validate(
             config,
             observed=float(per_repeat["roc_auc"].mean()),
             progress=progress,
+            runner=runner,
         )
     return result
 
@@ -329,33 +437,67 @@ def _permutation_null(
     *,
     observed: float,
     progress: bool,
+    runner: Runner,
 ) -> dict[str, object]:
-    """AUROC under shuffled labels, one repeat of the same folds per permutation."""
-    rng = np.random.default_rng(config.seed + 1)
+    """AUROC under shuffled labels, one repeat of the same folds per permutation.
+
+    Permutation ``i`` shuffles the labels with :func:`permutation_seed`
+    ``(config.seed, i)``; every (permutation, fold) fit is an independent task.
+    """
     first_repeat = [s for s in splits if s.repeat == 0]
+    seeds = [permutation_seed(config.seed, i) for i in range(config.cv.permutations)]
+    tasks = [FitTask(s.train, s.test, label_seed=seed) for seed in seeds for s in first_repeat]
+    results = _fit_all(
+        runner,
+        config,
+        table,
+        y_codes,
+        groups,
+        tasks,
+        progress=progress,
+        description="permutations",
+    )
     null = []
     labels = np.asarray(classes, dtype=object)
-    for _ in tqdm(
-        range(config.cv.permutations), desc="permutations", disable=not progress, leave=False
-    ):
-        permuted = _permuted(y_codes, groups, rng)
-        results = _run_all(
-            config,
-            table,
-            permuted,
-            groups,
-            first_repeat,
-            importance=False,
-            progress=False,
-            description="permutation",
-        )
+    for i, seed in enumerate(seeds):
+        permuted = _task_labels(y_codes, groups, seed)
         proba = np.zeros((len(permuted), len(classes)))
-        for split, p, _ in results:
+        block = results[i * len(first_repeat) : (i + 1) * len(first_repeat)]
+        for split, (p, _) in zip(first_repeat, block, strict=True):
             proba[split.test] = p
         null.append(score(labels[permuted], proba, classes, positive_class)["roc_auc"])
     null_arr = np.asarray(null)
     p_value = float((1 + np.sum(null_arr >= observed)) / (len(null_arr) + 1))
     return {"n": len(null), "null_roc_auc": null_arr.tolist(), "p_value": p_value}
+
+
+def tune_final(
+    table: pd.DataFrame,
+    y: pd.Series,
+    *,
+    classes: list[str],
+    config: TrainConfig,
+    groups: pd.Series | None = None,
+    runner: Runner | None = None,
+) -> dict[str, Any] | None:
+    """Tuned pipeline parameters for the final fit on all samples (``None`` without tuning)."""
+    if not config.cv.tune:
+        return None
+    runner = runner if runner is not None else ThreadRunner(config.jobs)
+    y_codes = np.array([classes.index(v) for v in y], dtype=np.int64)
+    group_values = groups.to_numpy() if groups is not None else None
+    task = FitTask(np.arange(len(y_codes)))
+    (best,) = _tune(
+        runner,
+        config,
+        table,
+        y_codes,
+        group_values,
+        [task],
+        progress=False,
+        description="final model",
+    )
+    return best
 
 
 def fit_final(
@@ -365,9 +507,23 @@ def fit_final(
     classes: list[str],
     config: TrainConfig,
     groups: pd.Series | None = None,
+    runner: Runner | None = None,
+    final_fit: str = "local",
 ) -> Pipeline:
-    """Fit the configured pipeline on all samples: the model that gets saved."""
+    """Fit the configured pipeline on all samples: the model that gets saved.
+
+    With nested tuning, the candidates' inner CVs run on ``runner`` (local
+    threads by default). The final fit itself runs here on ``config.jobs``
+    threads, or, with ``final_fit="dask"``, across the runner's Dask workers
+    (see :mod:`mlmicro.model.dask_xgboost`).
+    """
+    runner = runner if runner is not None else ThreadRunner(config.jobs)
+    check_final_fit(final_fit, config, runner)
+    params = tune_final(table, y, classes=classes, config=config, groups=groups, runner=runner)
     y_codes = np.array([classes.index(v) for v in y], dtype=np.int64)
-    group_values = groups.to_numpy() if groups is not None else None
     threads = None if config.jobs == -1 else config.jobs
-    return _fit(config, table, y_codes, group_values, threads)
+    if final_fit == "dask":
+        return fit_final_dask(
+            table, y_codes, config=config, runner=runner, params=params, threads=threads
+        )
+    return _fit(config, table, y_codes, threads, params=params)
