@@ -59,7 +59,7 @@ def run_dask(args: argparse.Namespace, workers: int) -> dict:
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=40,
     )
     client = distributed.Client(cluster, set_as_default=False)

@@ -352,7 +352,7 @@ def _dask_client(spec: SchedulerSpec) -> Iterator[Any]:
             n_workers=spec.workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=logging.ERROR,
         )
         client = distributed.Client(cluster, set_as_default=False)
