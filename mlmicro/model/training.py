@@ -4,6 +4,12 @@
 per-repeat metrics, per-study AUROC (leave-one-study-out), a label-permutation
 null and each fold model's feature importance. :func:`fit_final` refits the
 same pipeline on all samples: that is the model that gets saved.
+
+Every fit is an independent :class:`FitTask` (a CV split, a permutation's
+split, a tuning candidate's inner CV) mapped over a runner from
+:mod:`mlmicro.model.parallel`: local threads or a Dask cluster. A task holds
+its rows, its permutation seed and its parameters, so results are the same
+whichever runner computes them, in whatever order.
 """
 
 from __future__ import annotations
