@@ -31,8 +31,20 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from mlmicro.choices import (
+    CLASSIFIERS,
+    DEFAULT_CLASSIFIER,
+    DEFAULT_MIN_PREVALENCE,
+    DEFAULT_TRANSFORM,
+    DEFAULT_ZEROS,
+    TRANSFORMS,
+    ZERO_METHODS,
+    ClassifierName,
+    TransformName,
+    ZerosName,
+)
 from mlmicro.exceptions import ConfigError, TaxonomyError
 from mlmicro.taxonomy import normalize_rank
 
@@ -46,13 +58,10 @@ __all__ = [
     "list_presets",
 ]
 
-ModelName = Literal["xgboost", "random-forest", "logistic-l1"]
-TransformName = Literal["relative", "log", "clr", "alr", "ilr"]
-ZerosName = Literal["pseudocount", "multiplicative"]
-
-MODEL_NAMES: tuple[str, ...] = ("xgboost", "random-forest", "logistic-l1")
-TRANSFORM_NAMES: tuple[str, ...] = ("relative", "log", "clr", "alr", "ilr")
-ZEROS_NAMES: tuple[str, ...] = ("pseudocount", "multiplicative")
+ModelName = ClassifierName
+MODEL_NAMES: tuple[str, ...] = tuple(CLASSIFIERS)
+TRANSFORM_NAMES: tuple[str, ...] = tuple(TRANSFORMS)
+ZEROS_NAMES: tuple[str, ...] = tuple(ZERO_METHODS)
 
 
 @dataclass(frozen=True)
@@ -71,10 +80,10 @@ class PreprocessingConfig:
         Compositional transform of the filtered table.
     """
 
-    min_prevalence: float = 0.05
+    min_prevalence: float = DEFAULT_MIN_PREVALENCE
     min_abundance: float = 0.0
-    zeros: ZerosName = "pseudocount"
-    transform: TransformName = "relative"
+    zeros: ZerosName = DEFAULT_ZEROS
+    transform: TransformName = DEFAULT_TRANSFORM
 
 
 @dataclass(frozen=True)
@@ -123,7 +132,7 @@ class TrainConfig:
     """
 
     rank: str | None = "species"
-    model: ModelName = "xgboost"
+    model: ModelName = DEFAULT_CLASSIFIER
     seed: int = 0
     jobs: int = -1
     preprocessing: PreprocessingConfig = field(default_factory=PreprocessingConfig)

@@ -19,7 +19,10 @@ called (``model.explain()``, ``explanation.plot_bar()``).
 from __future__ import annotations
 
 import ast
+import inspect
 from pathlib import Path
+
+import numpy as np
 
 import mlmicro
 
@@ -27,6 +30,7 @@ PACKAGE = Path(mlmicro.__file__).parent
 
 LAYERS = {
     "mlmicro.exceptions": 0,
+    "mlmicro.choices": 0,
     "mlmicro.taxonomy": 1,
     "mlmicro.io": 2,
     "mlmicro.config": 2,
@@ -152,3 +156,27 @@ def test_no_private_name_is_imported_across_modules():
 def test_no_module_is_overly_long():
     long = {m: n for m, p in _modules().items() if (n := len(p.read_text().splitlines())) > 660}
     assert long == {}
+
+
+def test_every_registry_is_keyed_by_the_named_choices():
+    from mlmicro import choices
+    from mlmicro.config import TrainConfig
+    from mlmicro.model.estimators import CLASSIFIERS, DEFAULT_PARAMS
+    from mlmicro.model.training import TUNING_GRIDS
+    from mlmicro.transforms.table import TRANSFORM_STEPS
+    from mlmicro.transforms.zeros import ZeroReplacement
+
+    assert list(CLASSIFIERS) == list(choices.CLASSIFIERS)
+    assert set(DEFAULT_PARAMS) == set(TUNING_GRIDS) == set(choices.CLASSIFIERS)
+    assert list(TRANSFORM_STEPS) == list(choices.TRANSFORMS)
+    for method in choices.ZERO_METHODS:  # every named method is implemented
+        replaced = ZeroReplacement(method=method).fit_transform(np.array([[1.0, 0.0], [2.0, 1.0]]))
+        assert (replaced > 0).all()
+    # one set of defaults: configuration, transformer and transform_table agree
+    prep = TrainConfig().preprocessing
+    assert prep.zeros == ZeroReplacement().method == choices.DEFAULT_ZEROS
+    assert prep.min_prevalence == choices.DEFAULT_MIN_PREVALENCE
+    assert prep.transform == choices.DEFAULT_TRANSFORM
+    assert TrainConfig().model == choices.DEFAULT_CLASSIFIER
+    zeros = inspect.signature(mlmicro.transform_table).parameters["zeros"].default
+    assert zeros == choices.DEFAULT_ZEROS

@@ -390,21 +390,24 @@ def test_rank_collapser_reindexes_a_new_cohort(metaphlan):
     assert not any("Escherichia" in c for c in out.columns)  # unknown -> dropped
 
 
-def test_rank_collapser_match_is_overridable(metaphlan):
-    class CaseInsensitive(RankCollapser):
-        def _match(self, new_taxa):
-            fitted = {t.lower(): t for t in self.taxa_}
-            return {t: fitted[t.lower()] for t in new_taxa if t.lower() in fitted}
-
-    rc = CaseInsensitive(rank="genus").fit(metaphlan)
-    cohort = pd.DataFrame({ROSEBURIA.replace("Roseburia", "ROSEBURIA"): [7.0]})
-    out = rc.transform(cohort)
-    assert out[0, rc.taxa_.tolist().index(ROSEBURIA)] == 7.0
-    assert RankCollapser(rank="genus").fit(metaphlan).transform(cohort).sum() == 0.0
-    # two new taxa matched to one fitted taxon are summed
-    cohort[ROSEBURIA.replace("Roseburia", "roseburia")] = 2.0
-    out = rc.transform(cohort)
-    assert out[0, rc.taxa_.tolist().index(ROSEBURIA)] == 9.0 and out.sum() == 9.0
+def test_rank_collapser_aligns_other_naming_styles(metaphlan):
+    """The fitted first step matches a cohort's names as mlmicro predict does."""
+    rc = RankCollapser(rank="genus").fit(metaphlan)
+    where = rc.taxa_.tolist().index(ROSEBURIA)
+    for name in (
+        ROSEBURIA.replace("Roseburia", "ROSEBURIA"),  # case
+        ROSEBURIA.replace("|", "; "),  # QIIME style
+        "Roseburia hominis",  # a bare species name, under the model's genus
+    ):
+        out = rc.transform(pd.DataFrame({name: [7.0]}))
+        assert out[0, where] == 7.0 and out.sum() == 7.0, name
+    # two new columns matched to one fitted taxon are summed
+    both = pd.DataFrame({ROSEBURIA.replace("|", ";"): [7.0], "Roseburia hominis": [2.0]})
+    out = rc.transform(both)
+    assert out[0, where] == 9.0 and out.sum() == 9.0
+    # the fitted taxa themselves map one to one
+    own = pd.DataFrame(np.eye(len(rc.taxa_)), columns=rc.taxa_)
+    np.testing.assert_array_equal(rc.transform(own), np.eye(len(rc.taxa_)))
 
 
 def test_rank_collapser_in_a_pipeline(metaphlan):
@@ -425,10 +428,10 @@ def test_rank_collapser_input_errors(metaphlan):
         RankCollapser().fit(pd.DataFrame(np.ones((2, 2))))
     bad = metaphlan.copy()
     bad.iloc[1, 3] = -1.0
-    with pytest.raises(InvalidTableError, match="Negative values.*'B'"):
+    with pytest.raises(InvalidTableError, match="Negative value.*sample 'B'"):
         RankCollapser().fit(bad)
     bad.iloc[1, 3] = np.nan
-    with pytest.raises(InvalidTableError, match="NaN"):
+    with pytest.raises(InvalidTableError, match="Missing or infinite value.*sample 'B'"):
         RankCollapser().fit(bad)
     text = metaphlan.astype(object)
     text.iloc[0, 0] = "many"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from mlmicro.choices import CLASSIFIERS
 from mlmicro.cli._app import app, handle_errors
 from mlmicro.cli._common import FORMAT_HELP
 from mlmicro.io import read_metadata, read_table
@@ -30,12 +31,8 @@ class FinalFit(StrEnum):
     dask = "dask"
 
 
-class ModelName(StrEnum):
-    """Classifier choices."""
-
-    xgboost = "xgboost"
-    random_forest = "random-forest"
-    logistic_l1 = "logistic-l1"
+#: Classifier choices (from :data:`mlmicro.choices.CLASSIFIERS`).
+ModelName = StrEnum("ModelName", {name: name for name in CLASSIFIERS})
 
 
 def format_report(model: Model) -> str:

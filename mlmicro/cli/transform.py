@@ -7,27 +7,16 @@ from pathlib import Path
 
 import typer
 
+from mlmicro.choices import DEFAULT_ZEROS, TRANSFORMS, ZERO_METHODS
 from mlmicro.cli._app import app, handle_errors
 from mlmicro.cli._common import FORMAT_HELP, check_output
 from mlmicro.io import read_table, write_table
 from mlmicro.transforms.table import transform_table
 
-
-class Method(StrEnum):
-    """Transform choices."""
-
-    relative = "relative"
-    clr = "clr"
-    alr = "alr"
-    ilr = "ilr"
-    log = "log"
-
-
-class Zeros(StrEnum):
-    """Zero-replacement choices."""
-
-    pseudocount = "pseudocount"
-    multiplicative = "multiplicative"
+#: Transform choices (from :data:`mlmicro.choices.TRANSFORMS`).
+Method = StrEnum("Method", {name: name for name in TRANSFORMS})
+#: Zero-replacement choices (from :data:`mlmicro.choices.ZERO_METHODS`).
+Zeros = StrEnum("Zeros", {name: name for name in ZERO_METHODS})
 
 
 @app.command()
@@ -35,7 +24,7 @@ class Zeros(StrEnum):
 def transform(
     table: Path = typer.Argument(..., help="Taxa table (TSV/CSV, MetaPhlAn, QIIME, BIOM, .qza)."),
     output: Path = typer.Option(..., "--output", "-o", help="Output file: .tsv, .csv or .parquet."),
-    method: Method = typer.Option(Method.clr, "--method", "-m", help="Transform to apply."),
+    method: Method = typer.Option(Method("clr"), "--method", "-m", help="Transform to apply."),
     rank: str | None = typer.Option(
         None,
         "--rank",
@@ -43,7 +32,7 @@ def transform(
         help="Collapse to this rank first (phylum ... genus, species, strain).",
     ),
     zeros: Zeros = typer.Option(
-        Zeros.multiplicative, "--zeros", help="Zero replacement before log-ratio transforms."
+        Zeros(DEFAULT_ZEROS), "--zeros", help="Zero replacement before log-ratio transforms."
     ),
     min_prevalence: float = typer.Option(
         0.0,

@@ -6,50 +6,56 @@ and :func:`transform_table` applies them to one table (``mlmicro transform``).
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from mlmicro.choices import DEFAULT_ZEROS, TRANSFORMS, TransformName, ZerosName
 from mlmicro.exceptions import TransformError
 from mlmicro.transforms.composition import ALR, CLR, ILR, Closure
 from mlmicro.transforms.filters import PrevalenceFilter
 from mlmicro.transforms.rank import RankCollapser
 from mlmicro.transforms.zeros import LogTransform, ZeroReplacement
 
-__all__ = ["METHODS", "preprocessing_steps", "transform_table"]
+__all__ = ["METHODS", "TRANSFORM_STEPS", "preprocessing_steps", "transform_table"]
 
-Method = Literal["relative", "log", "clr", "alr", "ilr"]
+Method = TransformName
 #: Transform names accepted by :func:`transform_table` and model configs.
-METHODS: tuple[str, ...] = ("relative", "log", "clr", "alr", "ilr")
-_LOG_RATIOS = {"clr": CLR, "alr": ALR, "ilr": ILR}
+METHODS: tuple[str, ...] = tuple(TRANSFORMS)
+#: The transform step of each method (``relative`` has none).
+TRANSFORM_STEPS: Mapping[str, type | None] = MappingProxyType(
+    {"relative": None, "log": LogTransform, "clr": CLR, "alr": ALR, "ilr": ILR}
+)
+_ZERO_REPLACED = frozenset({"clr", "alr", "ilr"})  # LogTransform brings its own pseudocount
 
 
 def preprocessing_steps(
-    method: Method = "relative",
+    method: Method,
     *,
-    rank: str | None = None,
-    zeros: Literal["pseudocount", "multiplicative"] = "pseudocount",
-    min_prevalence: float = 0.0,
-    min_abundance: float = 0.0,
+    rank: str | None,
+    zeros: ZerosName,
+    min_prevalence: float,
+    min_abundance: float,
 ) -> list[tuple[str, object]]:
     """Return the ``(name, transformer)`` steps from raw table to features.
 
     ``rank`` (collapse and align) -> ``closure`` -> ``filter`` -> ``zeros``
     (log-ratio methods) -> ``transform`` (all methods but ``relative``).
     """
-    if method not in METHODS:
+    if method not in TRANSFORM_STEPS:
         raise TransformError(f"Unknown method {method!r}; use one of: {', '.join(METHODS)}.")
     steps: list[tuple[str, object]] = [
         ("rank", RankCollapser(rank=rank)),
         ("closure", Closure()),
         ("filter", PrevalenceFilter(min_prevalence=min_prevalence, min_abundance=min_abundance)),
     ]
-    if method in _LOG_RATIOS:
+    step = TRANSFORM_STEPS[method]
+    if method in _ZERO_REPLACED:
         steps.append(("zeros", ZeroReplacement(method=zeros)))
-        steps.append(("transform", _LOG_RATIOS[method]()))
-    elif method == "log":
-        steps.append(("transform", LogTransform()))
+    if step is not None:
+        steps.append(("transform", step()))
     return steps
 
 
@@ -58,7 +64,7 @@ def transform_table(
     method: Method = "clr",
     *,
     rank: str | None = None,
-    zeros: Literal["pseudocount", "multiplicative"] = "multiplicative",
+    zeros: ZerosName = DEFAULT_ZEROS,
     min_prevalence: float = 0.0,
     min_abundance: float = 0.0,
 ) -> pd.DataFrame:

@@ -10,20 +10,20 @@ swamps rare taxa and badly hurts log-ratio models on sparse (e.g. skin) data.
 from __future__ import annotations
 
 from numbers import Real
-from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import OneToOneFeatureMixin
 from sklearn.utils.validation import check_is_fitted
 
+from mlmicro.choices import DEFAULT_ZEROS, ZERO_METHODS, ZerosName
 from mlmicro.exceptions import TransformError
 from mlmicro.transforms import _functional as F
 from mlmicro.transforms._base import TableTransformer
 
 __all__ = ["ZeroReplacement", "LogTransform"]
 
-_METHODS = ("multiplicative", "pseudocount")
+_METHODS = tuple(ZERO_METHODS)
 
 
 def _split_empty(arr: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
@@ -108,7 +108,7 @@ class ZeroReplacement(OneToOneFeatureMixin, TableTransformer):
 
     def __init__(
         self,
-        method: Literal["multiplicative", "pseudocount"] = "multiplicative",
+        method: ZerosName = DEFAULT_ZEROS,
         delta: float | None = None,
         pseudocount: float | None = None,
     ) -> None:
