@@ -409,13 +409,14 @@ def align_columns(
     if any(has_lineage):
         at_rank = rank_mapping(lineages, rank, totals)
         hierarchical = is_hierarchical(lineages, totals)
-    else:
-        at_rank, hierarchical = [None] * len(lineages), False
+    else:  # feature names without lineage: only a model without a rank knows them, by name
+        at_rank = list(lineages) if rank is None else [None] * len(lineages)
+        hierarchical = False
     counted = [
         target is not None or (not hierarchical and not lineage)
         for target, lineage in zip(at_rank, has_lineage, strict=True)
     ]
-    taxa = sorted({t for t, ok in zip(at_rank, has_lineage, strict=True) if t is not None and ok})
+    taxa = sorted({t for t in at_rank if t is not None})
     matches = match_taxa(taxa, features)
     targets = [matches.get(t) if t is not None else None for t in at_rank]
     renamed = len(
@@ -428,7 +429,9 @@ def align_columns(
         }
     )
     n_taxa = len(taxa) + sum(
-        1 for t, ok, c in zip(at_rank, has_lineage, counted, strict=True) if c and not ok
+        1
+        for t, ok, c in zip(at_rank, has_lineage, counted, strict=True)
+        if c and not ok and t is None
     )
     return Alignment(
         columns=tuple(columns),

@@ -118,7 +118,9 @@ class TrainConfig:
     Attributes
     ----------
     rank : str or None
-        Rank the table is collapsed to (``None``: the table's deepest rows).
+        Rank the table is collapsed to (``None``, or ``"none"`` in a file or on
+        the command line: the table's deepest rows, or its features as named
+        when they carry no lineage).
     model : {"xgboost", "random-forest", "logistic-l1"}
         The classifier.
     seed : int
@@ -142,6 +144,8 @@ class TrainConfig:
     logistic_l1: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if isinstance(self.rank, str) and self.rank.strip().lower() in ("none", "as-is"):
+            object.__setattr__(self, "rank", None)  # features as named (no lineage)
         if self.rank is not None:
             try:
                 object.__setattr__(self, "rank", normalize_rank(self.rank))

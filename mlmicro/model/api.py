@@ -23,13 +23,17 @@ from mlmicro.model.labels import make_target
 from mlmicro.model.model import Model, TrainingData
 from mlmicro.model.parallel import open_runner
 from mlmicro.model.training import cross_validate, fit_final
-from mlmicro.taxonomy import canonicalize_columns
+from mlmicro.taxonomy import canonicalize_columns, is_lineage
 
-__all__ = ["train", "table_fingerprint", "DEFAULT_TASK", "EmptySamplesWarning"]
+__all__ = ["train", "table_fingerprint", "DEFAULT_TASK", "EmptySamplesWarning", "NoLineageWarning"]
 
 
 class EmptySamplesWarning(UserWarning):
     """Samples without any reads were left out."""
+
+
+class NoLineageWarning(UserWarning):
+    """The table's features carry no lineage; the model uses them as named."""
 
 
 #: What ``mlmicro train`` with no table learns on the embedded cohort.
@@ -168,6 +172,16 @@ def train(
         raise MetadataError("Name the label column with --label (e.g. --label diagnosis).")
     resolved = with_device(_resolve_config(config, overrides), device)
     table = canonicalize_columns(table)
+    if resolved.rank is not None and not any(is_lineage(str(c)) for c in table.columns):
+        warnings.warn(
+            f"The table's {table.shape[1]} features carry no lineage (e.g. "
+            f"{str(table.columns[0])!r}), so they cannot be collapsed to {resolved.rank} rank; "
+            "training on them as named (rank none). Give a taxonomy (--taxonomy) to train at a "
+            "rank, or pass --rank none to say so.",
+            NoLineageWarning,
+            stacklevel=2,
+        )
+        resolved = resolved.override(rank="none")
     table, metadata = join_metadata(table, metadata)
     target = make_target(metadata, label, positive=positive, negative=negative)
     table = table.loc[target.y.index]
