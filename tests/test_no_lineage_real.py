@@ -13,7 +13,6 @@ from mlmicro.cli import app
 from mlmicro.datasets import load_default_cohort
 from mlmicro.model.api import NoLineageWarning
 
-
 TASK = dict(
     label="diagnosis",
     positive=["CD"],

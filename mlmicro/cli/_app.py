@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -29,6 +31,21 @@ app = typer.Typer(
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwind like an interrupt, so temporary files are removed."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+def _install_sigterm() -> Any:
+    """Turn SIGTERM into an exception for the command's run (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def echo_error(message: str) -> None:
     """Print a one-line error to standard error."""
     typer.echo(f"error: {' '.join(str(message).split())}", err=True)
@@ -45,6 +62,7 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         previous = warnings.showwarning
         warnings.showwarning = _show_warning
+        handler = _install_sigterm()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("default")
@@ -54,6 +72,13 @@ def handle_errors(func: F) -> F:
         except MlmicroError as exc:
             echo_error(str(exc))
             raise typer.Exit(code=1) from None
+        except _Terminated:
+            echo_error("terminated; no output was written.")
+            raise typer.Exit(code=143) from None
+        except OSError as exc:  # the file system said no: name the file, never a traceback
+            where = f" ({exc.filename})" if exc.filename else ""
+            echo_error(f"{exc.strerror or exc}{where}; check the path and its permissions.")
+            raise typer.Exit(code=1) from None
         except KeyboardInterrupt:
             echo_error("interrupted; no output was written.")
             raise typer.Exit(code=130) from None
@@ -62,6 +87,8 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(code=1) from None
         finally:
             warnings.showwarning = previous
+            if handler is not None:
+                signal.signal(signal.SIGTERM, handler)
 
     return wrapper  # type: ignore[return-value]
 
@@ -89,6 +116,21 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="mlmicro")
-    sys.exit(0)
+    """Console-script entry point: usage errors too are one ``error:`` line."""
+    try:
+        code = app(prog_name="mlmicro", standalone_mode=False)
+    except typer.Abort:
+        echo_error("interrupted; no output was written.")
+        sys.exit(130)
+    except Exception as exc:
+        if not callable(getattr(exc, "format_message", None)):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # plain `mlmicro`: the help
+            typer.echo(exc.format_message())
+            sys.exit(0)
+        # Typer's usage errors: a missing argument, an option out of its range
+        context = getattr(exc, "ctx", None)
+        command = getattr(context, "command_path", "mlmicro")
+        echo_error(f"{exc.format_message()} (see: {command} --help)")
+        sys.exit(getattr(exc, "exit_code", 2))
+    sys.exit(code if isinstance(code, int) else 0)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mlmicro.cli._app import app, handle_errors
-from mlmicro.cli._common import FORMAT_HELP
+from mlmicro.cli._common import FORMAT_HELP, check_output
 from mlmicro.exceptions import OutputExistsError
 
 #: Where reports go when --output-dir is not given: reports/<model stem>/.
@@ -47,7 +47,7 @@ def explain(
         help="Sample(s) to draw a waterfall for (repeat the option or separate IDs by commas).",
     ),
     threads: int | None = typer.Option(
-        None, "--threads", min=1, help="Threads for XGBoost (default: all cores)."
+        None, "--jobs", "--threads", min=1, help="Threads for XGBoost (default: all cores)."
     ),
     sample_id_column: str | None = typer.Option(
         None, "--sample-id-column", help="Metadata column holding the sample IDs (default: first)."
@@ -69,6 +69,9 @@ def explain(
     from mlmicro.report import REPORT_FILE, write_report
 
     folder = output_dir or DEFAULT_REPORT_ROOT / model.with_suffix("").name
+    check_output(folder, kind="folder", option="--output-dir")
+    for written in (folder / REPORT_FILE, folder / "shap_summary.tsv"):
+        check_output(written, force=True, inputs=[model, table, metadata, taxonomy])
     if (folder / REPORT_FILE).exists() and not force:
         raise OutputExistsError(
             f"{folder / REPORT_FILE} already exists; pass --force to replace it or choose "

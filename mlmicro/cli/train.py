@@ -9,10 +9,10 @@ import typer
 
 from mlmicro.choices import CLASSIFIERS
 from mlmicro.cli._app import app, handle_errors
-from mlmicro.cli._common import FORMAT_HELP
+from mlmicro.cli._common import FORMAT_HELP, check_output
 from mlmicro.io import read_metadata, read_table
 from mlmicro.model.api import train as train_model
-from mlmicro.model.bundle import card_path
+from mlmicro.model.bundle import bundle_path, card_path
 from mlmicro.model.metrics import METRIC_LABELS, METRICS
 from mlmicro.model.model import Model
 
@@ -142,8 +142,17 @@ def train(
         help="Model bundle path (.joblib); a .json card goes beside it.",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing model bundle."),
 ) -> None:
     """Cross-validate a classifier, refit it on all samples and save the model bundle."""
+    check_output(output, force=True)  # a folder or a path under a file is refused as given
+    bundle = bundle_path(output)
+    check_output(  # before any work: a long run never ends in an error about its output
+        bundle,
+        force=force,
+        inputs=[table, metadata, taxonomy, config],
+        companions=[card_path(bundle)],
+    )
     data = None if table is None else read_table(table, format=input_format, taxonomy=taxonomy)
     meta = None if metadata is None else read_metadata(metadata, sample_id_column=sample_id_column)
     fitted = train_model(

@@ -48,12 +48,12 @@ def transform(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
 ) -> None:
     """Collapse, filter and transform a taxa table (samples as rows in the output)."""
-    check_output(output, force=force)
+    check_output(output, force=force, inputs=[table, taxonomy])
     data = read_table(table, format=input_format, taxonomy=taxonomy)
     result = transform_table(
         data, method.value, rank=rank, zeros=zeros.value, min_prevalence=min_prevalence
     )
-    write_table(result, output)
+    write_table(result, output, overwrite=force)
     typer.echo(
         f"wrote {output}: {result.shape[0]} samples x {result.shape[1]} features "
         f"({method.value}{', ' + rank if rank else ''})"

@@ -15,7 +15,28 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from mlmicro.exceptions import OutputExistsError
+
 __all__ = ["atomic_write"]
+
+
+def _publish_new(temporary: Path, target: Path) -> None:
+    """Give ``temporary`` the name ``target`` only if nothing has that name yet."""
+    try:
+        os.link(temporary, target)
+    except FileExistsError:
+        raise OutputExistsError(
+            f"Output file {target} appeared while this run was writing it (another run?); "
+            "nothing was replaced: pass --force to overwrite it or choose another path."
+        ) from None
+    except OSError:  # a file system without hard links: the check was made before the run
+        if target.exists():
+            raise OutputExistsError(
+                f"Output file {target} already exists; pass --force to overwrite it."
+            ) from None
+        os.replace(temporary, target)
+        return
+    temporary.unlink()
 
 
 def _default_permissions() -> int:
@@ -26,7 +47,11 @@ def _default_permissions() -> int:
 
 @contextlib.contextmanager
 def atomic_write(
-    path: str | os.PathLike[str], mode: str | None = "wb", *, encoding: str | None = None
+    path: str | os.PathLike[str],
+    mode: str | None = "wb",
+    *,
+    encoding: str | None = None,
+    overwrite: bool = True,
 ) -> Iterator[Any]:
     r"""Write ``path`` atomically.
 
@@ -40,6 +65,10 @@ def atomic_write(
         writers that want a path (``joblib.dump``, ``DataFrame.to_csv``).
     encoding : str, optional
         Text encoding for ``mode="w"`` (default UTF-8).
+    overwrite : bool
+        Replace an existing ``path``. When false, the file is published with a
+        hard link, which fails if ``path`` appeared meanwhile (another run
+        writing the same output): the check and the publication are one step.
 
     Yields
     ------
@@ -75,7 +104,10 @@ def atomic_write(
                 handle.flush()
                 os.fsync(handle.fileno())
         os.chmod(temporary, _default_permissions())
-        os.replace(temporary, target)
+        if overwrite:
+            os.replace(temporary, target)
+        else:
+            _publish_new(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
             temporary.unlink()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlmicro.exceptions import OutputExistsError
+from mlmicro.io.outputs import check_output
 from mlmicro.io.writers import output_extension
 
 __all__ = ["BlockWriter", "check_output_path"]
@@ -68,15 +68,14 @@ class BlockWriter:
             self._file.close()
 
 
-def check_output_path(output: str | os.PathLike[str], *, force: bool) -> Path:
+def check_output_path(
+    output: str | os.PathLike[str], *, force: bool, inputs: Sequence[object] = ()
+) -> Path:
     """Check that predictions can be written to ``output`` before any work is done."""
-    path = Path(output)
+    path = check_output(output, force=force, inputs=[p for p in inputs if _is_path(p)])
     output_extension(path)
-    if path.exists() and not force:
-        raise OutputExistsError(
-            f"Output file {path} already exists; pass --force to overwrite it or choose "
-            "another path."
-        )
-    if path.is_dir():
-        raise OutputExistsError(f"Output path {path} is a folder; give a file name.")
     return path
+
+
+def _is_path(value: object) -> bool:
+    return isinstance(value, (str, os.PathLike))

@@ -28,6 +28,7 @@ from mlmicro.model.card import BUNDLE_FORMAT, BUNDLE_VERSION, ModelCard, library
 __all__ = [
     "BundleContents",
     "ModelVersionWarning",
+    "bundle_path",
     "card_path",
     "read_bundle",
     "read_card",
@@ -63,7 +64,8 @@ def card_path(path: str | Path) -> Path:
     return Path(path).with_suffix(".json")
 
 
-def _bundle_path(path: str | Path) -> Path:
+def bundle_path(path: str | Path) -> Path:
+    """Return the bundle file a save to ``path`` writes (the extension added when missing)."""
     path = Path(path)
     return path if path.suffix == ".joblib" else path.with_suffix(".joblib")
 
@@ -115,10 +117,10 @@ def save_model(model: _Saveable, path: str | Path) -> Path:
     pathlib.Path
         The bundle path.
     """
-    bundle_path = _bundle_path(path)
-    bundle_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path = card_path(bundle_path)
-    card = model.card.with_bundle(name=bundle_path.stem, file=bundle_path.name, sha256="")
+    bundle_file = bundle_path(path)
+    bundle_file.parent.mkdir(parents=True, exist_ok=True)
+    json_path = card_path(bundle_file)
+    card = model.card.with_bundle(name=bundle_file.stem, file=bundle_file.name, sha256="")
     payload = {
         "format": BUNDLE_FORMAT,
         "format_version": BUNDLE_VERSION,
@@ -127,18 +129,18 @@ def save_model(model: _Saveable, path: str | Path) -> Path:
         "training": model.training,
         "card": card.to_dict(),
     }
-    with _temporary_beside(bundle_path) as tmp_bundle, _temporary_beside(json_path) as tmp_card:
+    with _temporary_beside(bundle_file) as tmp_bundle, _temporary_beside(json_path) as tmp_card:
         joblib.dump(payload, tmp_bundle, compress=3)
         card = card.with_bundle(
-            name=bundle_path.stem, file=bundle_path.name, sha256=_sha256(tmp_bundle)
+            name=bundle_file.stem, file=bundle_file.name, sha256=_sha256(tmp_bundle)
         )
         tmp_card.write_text(
             json.dumps(card.to_dict(), indent=2, default=_json_default) + "\n", encoding="utf-8"
         )
-        os.replace(tmp_bundle, bundle_path)
+        os.replace(tmp_bundle, bundle_file)
         os.replace(tmp_card, json_path)
     model.card = card
-    return bundle_path
+    return bundle_file
 
 
 def read_card(path: str | Path) -> ModelCard:
@@ -188,23 +190,23 @@ def read_bundle(path: str | Path, *, verify: bool = True) -> BundleContents:
         If the file is missing, not a bundle, tampered with, or of an
         incompatible bundle format.
     """
-    bundle_path = _bundle_path(path)
-    if not bundle_path.is_file():
+    bundle_file = bundle_path(path)
+    if not bundle_file.is_file():
         raise ModelBundleError(
-            f"Model file {bundle_path} not found; check the path or train a model first."
+            f"Model file {bundle_file} not found; check the path or train a model first."
         )
-    card = read_card(bundle_path)
+    card = read_card(bundle_file)
     if verify:
         expected = (card.bundle or {}).get("sha256")
-        actual = _sha256(bundle_path)
+        actual = _sha256(bundle_file)
         if expected != actual:
             raise ModelBundleError(
-                f"{bundle_path} does not match the SHA-256 in its model card: the file was changed "
+                f"{bundle_file} does not match the SHA-256 in its model card: the file was changed "
                 "after it was saved; refusing to load it. Retrain or restore the original file."
             )
-    _check_versions(card, bundle_path)
+    _check_versions(card, bundle_file)
     try:
-        payload = joblib.load(bundle_path)
+        payload = joblib.load(bundle_file)
     except (
         EOFError,
         OSError,
@@ -215,11 +217,11 @@ def read_bundle(path: str | Path, *, verify: bool = True) -> BundleContents:
         AttributeError,
     ) as exc:
         raise ModelBundleError(
-            f"{bundle_path} could not be read as a model bundle ({type(exc).__name__}); retrain it."
+            f"{bundle_file} could not be read as a model bundle ({type(exc).__name__}); retrain it."
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != BUNDLE_FORMAT:
         raise ModelBundleError(
-            f"{bundle_path} is not an mlmicro model bundle; pass a file made by mlmicro train."
+            f"{bundle_file} is not an mlmicro model bundle; pass a file made by mlmicro train."
         )
     return BundleContents(
         pipeline=payload["pipeline"],

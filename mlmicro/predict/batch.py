@@ -160,12 +160,12 @@ class Predictor:
         self.alignment = alignment
         self.where = where
         self.classes = list(model.classes)
-        self.top = top_strains
+        self.top = min(top_strains, len(self.runner.feature_names))  # never more than there are
         self.names = np.asarray(display_names(self.runner.feature_names), dtype=object)
         self.columns = (
             ["sample_id", "predicted_label"]
             + [f"probability_{c}" for c in self.classes]
-            + [f"top{i}_{part}" for i in range(1, top_strains + 1) for part in ("taxon", "shap")]
+            + [f"top{i}_{part}" for i in range(1, self.top + 1) for part in ("taxon", "shap")]
         )
 
     def predict(self, block: pd.DataFrame) -> tuple[pd.DataFrame, Applied]:
@@ -429,7 +429,7 @@ def predict_file(
         left behind.
     """
     started = time.perf_counter()
-    output = check_output_path(output, force=force)
+    output = check_output_path(output, force=force, inputs=[table, metadata, model, taxonomy])
     model = _as_model(model)
     _check_top_strains(model, top_strains)
     threads = _threads(jobs)
@@ -461,7 +461,7 @@ def predict_file(
     )
     n_samples = 0
     memory = reuse_freed_blocks() if reuse_memory else contextlib.nullcontext()
-    with bar, memory, atomic_write(output, mode=None) as temporary:
+    with bar, memory, atomic_write(output, mode=None, overwrite=force) as temporary:
         writer = BlockWriter(temporary, output, predictor.columns)
         try:
             for block in stream:
