@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from mlmicro.exceptions import MetadataError
+from mlmicro.io import Selection, read_metadata, select_samples
 from mlmicro.io.outputs import check_output
 
-__all__ = ["check_output", "FORMAT_HELP"]
+__all__ = ["check_output", "selected_samples", "FORMAT_HELP", "WHERE_HELP"]
+
+WHERE_HELP = (
+    "Use only the samples whose metadata satisfy this condition, a pandas query such as "
+    "'dataset_name == \"metahit\"' or '`Sample type` == \"Stool\"' (needs --metadata)."
+)
+
+
+def selected_samples(
+    where: str | None, metadata: Path | None, sample_id_column: str | None = None
+) -> Selection | None:
+    """Read ``metadata`` and apply ``--where`` (``None`` when no condition was given)."""
+    if where is None:
+        return None
+    if metadata is None:
+        raise MetadataError("--where selects samples by their metadata; give --metadata too.")
+    frame = read_metadata(metadata, sample_id_column=sample_id_column)
+    return select_samples(frame, where, source=str(metadata))
+
 
 FORMAT_HELP = (
     "Input format: auto (sniffed), tsv, csv, metaphlan, metaml, qiime-classic, biom or qza."

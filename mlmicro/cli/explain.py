@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from mlmicro.cli._app import app, handle_errors
-from mlmicro.cli._common import FORMAT_HELP, check_output
-from mlmicro.exceptions import OutputExistsError
+from mlmicro.cli._common import FORMAT_HELP, WHERE_HELP, check_output, selected_samples
+from mlmicro.exceptions import ModelBundleError, OutputExistsError
 
 #: Where reports go when --output-dir is not given: reports/<model stem>/.
 DEFAULT_REPORT_ROOT = Path("reports")
@@ -57,6 +57,7 @@ def explain(
         None, "--taxonomy", help="Taxonomy (.qza or TSV) for feature IDs of a .qza/BIOM table."
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing report in the folder."),
+    where: str | None = typer.Option(None, "--where", help=WHERE_HELP),
 ) -> None:
     """Explain a model's predictions with exact TreeSHAP and write an HTML report."""
     import matplotlib
@@ -80,6 +81,13 @@ def explain(
     fitted = load_model(model)
     data = None if table is None else read_table(table, format=input_format, taxonomy=taxonomy)
     meta = None if metadata is None else read_metadata(metadata, sample_id_column=sample_id_column)
+    selection = selected_samples(where, metadata, sample_id_column)
+    if selection is not None:
+        if data is None and fitted.training is None:
+            raise ModelBundleError("This model keeps no training cohort; give TABLE to explain.")
+        source = fitted.training.table() if data is None else data
+        data = source.loc[source.index.astype(str).isin(selection.kept)]
+        typer.echo(f"{selection.format()}; explaining {len(data)}", err=True)
     explanation = explain_model(
         fitted, data, metadata=meta, threads=threads, where=str(table) if table else "the table"
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from mlmicro.cli._app import app, handle_errors
-from mlmicro.cli._common import FORMAT_HELP
+from mlmicro.cli._common import FORMAT_HELP, WHERE_HELP, selected_samples
 from mlmicro.predict import DEFAULT_MIN_COVERAGE, CoverageReport, predict_file
 
 
@@ -84,6 +84,7 @@ def predict(
         None, "--taxonomy", help="Taxonomy (.qza or TSV) for feature IDs of a .qza/BIOM table."
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    where: str | None = typer.Option(None, "--where", help=WHERE_HELP),
 ) -> None:
     """Predict each sample of a new cohort with a saved model (nothing is refitted).
 
@@ -96,6 +97,10 @@ def predict(
 
     def show_coverage(report: CoverageReport) -> None:
         _say(report.format())
+
+    selection = selected_samples(where, metadata, sample_id_column)
+    if selection is not None:
+        _say(selection.format())
 
     with tempfile.TemporaryDirectory(prefix="mlmicro-predict-") as scratch:
         target = output if output is not None else Path(scratch) / "predictions.tsv"
@@ -118,6 +123,7 @@ def predict(
             progress=progress,
             on_coverage=show_coverage,
             reuse_memory=True,  # the command owns its process
+            samples=None if selection is None else selection.kept,
         )
         coverage = run.coverage
         if coverage.abundance_share_mean is not None:

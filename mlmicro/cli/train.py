@@ -9,7 +9,7 @@ import typer
 
 from mlmicro.choices import CLASSIFIERS
 from mlmicro.cli._app import app, handle_errors
-from mlmicro.cli._common import FORMAT_HELP, check_output
+from mlmicro.cli._common import FORMAT_HELP, WHERE_HELP, check_output
 from mlmicro.io import read_metadata, read_table
 from mlmicro.model.api import train as train_model
 from mlmicro.model.bundle import bundle_path, card_path
@@ -143,6 +143,7 @@ def train(
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing model bundle."),
+    where: str | None = typer.Option(None, "--where", help=WHERE_HELP),
 ) -> None:
     """Cross-validate a classifier, refit it on all samples and save the model bundle."""
     check_output(output, force=True)  # a folder or a path under a file is refused as given
@@ -164,6 +165,7 @@ def train(
         group=group,
         study=study,
         config=config,
+        where=where,
         progress=progress,
         scheduler=scheduler,
         device=device.value if device else None,
@@ -184,5 +186,11 @@ def train(
     if metadata is not None:
         fitted.card.training_table["metadata"] = str(metadata)
     path = fitted.save(output)
+    if fitted.card.dropped.get("where"):
+        kept = fitted.card.n_samples
+        typer.echo(
+            f"--where {fitted.card.dropped['where']!r}: left out "
+            f"{fitted.card.dropped['not_selected']} samples; trained on {kept}"
+        )
     typer.echo(format_report(fitted))
     typer.echo(f"\nsaved {path} and {card_path(path)}")

@@ -21,6 +21,7 @@ from mlmicro.io.feature_taxonomy import read_feature_taxonomy
 from mlmicro.io.metadata import UnmatchedSamplesWarning, join_metadata, read_metadata
 from mlmicro.io.metaml import read_metaml
 from mlmicro.io.organelles import drop_organelles, is_organelle
+from mlmicro.io.selection import Selection, select_samples
 from mlmicro.io.tables import FORMATS, detect_format, read_table
 from mlmicro.io.writers import write_table
 
@@ -38,5 +39,7 @@ __all__ = [
     "read_metadata",
     "read_metaml",
     "read_table",
+    "Selection",
+    "select_samples",
     "write_table",
 ]

@@ -15,7 +15,7 @@ import pandas as pd
 
 from mlmicro.config import TrainConfig, load_config
 from mlmicro.exceptions import MetadataError
-from mlmicro.io import empty_samples, join_metadata, read_metadata, read_table
+from mlmicro.io import empty_samples, join_metadata, read_metadata, read_table, select_samples
 from mlmicro.model.card import ModelCard
 from mlmicro.model.dask_xgboost import check_final_fit
 from mlmicro.model.device import with_device
@@ -91,6 +91,7 @@ def train(
     group: str | None = None,
     study: str | None = None,
     config: TrainConfig | str | Path | None = None,
+    where: str | None = None,
     progress: bool = False,
     scheduler: Any = None,
     device: str | None = None,
@@ -116,6 +117,9 @@ def train(
         Subject column: no subject has samples on both sides of a split.
     study : str, optional
         Study column: leave-one-study-out CV with AUROC per held-out study.
+    where : str, optional
+        Train on the samples whose metadata satisfy this pandas query
+        (:func:`mlmicro.io.select_samples`); the count left out is in the card.
     config : TrainConfig, preset name, path or None
         Base configuration (``default`` when ``None``).
     progress : bool
@@ -182,6 +186,12 @@ def train(
             stacklevel=2,
         )
         resolved = resolved.override(rank="none")
+    selection = None
+    if where is not None:  # before the join: unmatched counts speak of the selected samples
+        selection = select_samples(
+            metadata, where, source=str(source.get("metadata", "the metadata"))
+        )
+        metadata = metadata.loc[metadata.index.astype(str).isin(selection.kept)]
     table, metadata = join_metadata(table, metadata)
     target = make_target(metadata, label, positive=positive, negative=negative)
     table = table.loc[target.y.index]
@@ -261,6 +271,8 @@ def train(
             "samples": len(target.dropped),
             "sample_ids": target.dropped[:20],
             "empty_samples": len(empty),
+            "where": None if selection is None else selection.where,
+            "not_selected": 0 if selection is None else selection.n_dropped,
         },
     )
     return Model(

@@ -32,7 +32,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -374,6 +374,7 @@ def predict_file(
     progress: bool = False,
     on_coverage: Any = None,
     reuse_memory: bool = False,
+    samples: Collection[str] | None = None,
 ) -> PredictionRun:
     """Predict a table file block by block and write the predictions file.
 
@@ -411,6 +412,9 @@ def predict_file(
     on_coverage : callable, optional
         Called with the :class:`CoverageReport` once coverage passed, before
         predicting (the CLI prints it there).
+    samples : collection of str, optional
+        Predict only these sample IDs (e.g. a ``--where`` selection); the
+        others are skipped as they are read.
     reuse_memory : bool
         Let the C allocator keep freed block buffers for the next block
         (:func:`mlmicro.predict.memory.reuse_freed_blocks`; process-wide while
@@ -429,6 +433,7 @@ def predict_file(
         left behind.
     """
     started = time.perf_counter()
+    keep = None if samples is None else set(map(str, samples))
     output = check_output_path(output, force=force, inputs=[table, metadata, model, taxonomy])
     model = _as_model(model)
     _check_top_strains(model, top_strains)
@@ -465,6 +470,10 @@ def predict_file(
         writer = BlockWriter(temporary, output, predictor.columns)
         try:
             for block in stream:
+                if keep is not None:
+                    block = block[block.index.astype(str).isin(keep)]
+                    if block.empty:
+                        continue
                 out, applied = predictor.predict(block)
                 writer.write(out)
                 abundance.add(applied.abundance_share, applied.n_unpredicted)
