@@ -95,3 +95,21 @@ def test_train_predict_and_explain_use_only_the_selected_samples(tmp_path):
     assert len(values) == len(young)
     result = runner.invoke(app, ["predict", str(bundle), str(table), "--where", "age < 30"])
     assert result.exit_code == 1 and "give --metadata" in result.output
+
+
+def test_organelle_features_are_left_out_and_counted():
+    cohort = load_default_cohort()
+    table = cohort.table.copy()
+    table[
+        "k__Bacteria|p__Proteobacteria|c__Alphaproteobacteria|o__Rickettsiales|f__mitochondria"
+    ] = 5.0
+    table["k__Bacteria|p__Cyanobacteria|c__Chloroplast"] = 3.0
+    task = dict(label="diagnosis", positive=["CD"], group="subject_id", config="fast", jobs=1)
+    model = mlmicro.train(table, cohort.metadata, **task, **{"cv.folds": 3})
+    assert model.card.dropped["organelle_features"] == 2
+    assert not any("mitochondria" in f or "Chloroplast" in f for f in model.features)
+    kept = mlmicro.train(
+        table, cohort.metadata, keep_organelles=True, rank="family", **task, **{"cv.folds": 3}
+    )
+    assert kept.card.dropped["organelle_features"] == 0
+    assert any("mitochondria" in f for f in kept.features)

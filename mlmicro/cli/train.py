@@ -144,6 +144,11 @@ def train(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing model bundle."),
     where: str | None = typer.Option(None, "--where", help=WHERE_HELP),
+    keep_organelles: bool = typer.Option(
+        False,
+        "--keep-organelles",
+        help="Keep mitochondria and chloroplast features (left out by default, and counted).",
+    ),
 ) -> None:
     """Cross-validate a classifier, refit it on all samples and save the model bundle."""
     check_output(output, force=True)  # a folder or a path under a file is refused as given
@@ -166,6 +171,7 @@ def train(
         study=study,
         config=config,
         where=where,
+        keep_organelles=keep_organelles,
         progress=progress,
         scheduler=scheduler,
         device=device.value if device else None,
@@ -186,6 +192,11 @@ def train(
     if metadata is not None:
         fitted.card.training_table["metadata"] = str(metadata)
     path = fitted.save(output)
+    if fitted.card.dropped.get("organelle_features"):
+        typer.echo(
+            f"left out {fitted.card.dropped['organelle_features']} mitochondria / chloroplast "
+            "features (--keep-organelles keeps them)"
+        )
     if fitted.card.dropped.get("where"):
         kept = fitted.card.n_samples
         typer.echo(

@@ -15,7 +15,14 @@ import pandas as pd
 
 from mlmicro.config import TrainConfig, load_config
 from mlmicro.exceptions import MetadataError
-from mlmicro.io import empty_samples, join_metadata, read_metadata, read_table, select_samples
+from mlmicro.io import (
+    drop_organelles,
+    empty_samples,
+    join_metadata,
+    read_metadata,
+    read_table,
+    select_samples,
+)
 from mlmicro.model.card import ModelCard
 from mlmicro.model.dask_xgboost import check_final_fit
 from mlmicro.model.device import with_device
@@ -92,6 +99,7 @@ def train(
     study: str | None = None,
     config: TrainConfig | str | Path | None = None,
     where: str | None = None,
+    keep_organelles: bool = False,
     progress: bool = False,
     scheduler: Any = None,
     device: str | None = None,
@@ -120,6 +128,9 @@ def train(
     where : str, optional
         Train on the samples whose metadata satisfy this pandas query
         (:func:`mlmicro.io.select_samples`); the count left out is in the card.
+    keep_organelles : bool
+        Keep mitochondria and chloroplast features (left out by default and
+        counted in the card; see :func:`mlmicro.io.drop_organelles`).
     config : TrainConfig, preset name, path or None
         Base configuration (``default`` when ``None``).
     progress : bool
@@ -176,6 +187,9 @@ def train(
         raise MetadataError("Name the label column with --label (e.g. --label diagnosis).")
     resolved = with_device(_resolve_config(config, overrides), device)
     table = canonicalize_columns(table)
+    n_organelles = 0
+    if not keep_organelles:  # host and plant reads of 16S tables are no part of the microbiome
+        table, n_organelles = drop_organelles(table)
     if resolved.rank is not None and not any(is_lineage(str(c)) for c in table.columns):
         warnings.warn(
             f"The table's {table.shape[1]} features carry no lineage (e.g. "
@@ -271,6 +285,7 @@ def train(
             "samples": len(target.dropped),
             "sample_ids": target.dropped[:20],
             "empty_samples": len(empty),
+            "organelle_features": n_organelles,
             "where": None if selection is None else selection.where,
             "not_selected": 0 if selection is None else selection.n_dropped,
         },
