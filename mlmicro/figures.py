@@ -87,6 +87,8 @@ def _subset(n: int, limit: int = MAX_POINTS) -> np.ndarray | None:
 
 def _margin_label(view: Explanation) -> str:
     target = view.outputs[0]
+    if view.unit == "probability":
+        return f"SHAP value (probability of {target})"
     if len(view.classes) == 2:
         return f"SHAP value (log-odds of {target})"
     return f"SHAP value (margin of {target})"

@@ -171,12 +171,13 @@ def test_top_strains_are_signed_shap_toward_the_positive_class(model, new_cohort
     np.testing.assert_allclose(1 / (1 + np.exp(-margin)), table["probability_CD"], rtol=1e-5)
 
 
-def test_top_strains_need_xgboost(cohort, new_cohort):
+def test_top_strains_of_every_model_type(cohort, new_cohort):
     forest = _train(cohort, positive=["CD"], model="random-forest")
-    with pytest.raises(ConfigError, match="needs an XGBoost model"):
-        predict_table(forest, new_cohort.table, top_strains=3)
-    result = predict_table(forest, new_cohort.table)  # plain prediction works
+    result = predict_table(forest, new_cohort.table, top_strains=3)
+    assert result.predictions["top1_taxon"].notna().all()
     assert result.coverage.importance_basis == "classifier importance"
+    with pytest.raises(ConfigError, match="0 or more"):
+        predict_table(forest, new_cohort.table, top_strains=-1)
 
 
 def test_multiclass_top_strains_point_toward_the_predicted_class(cohort, new_cohort):

@@ -206,14 +206,19 @@ def test_a_bad_cell_in_a_later_block_leaves_no_partial_output(setup, tmp_path):
     _no_output(tmp_path)
 
 
-def test_top_strains_of_a_forest_are_refused(setup, tmp_path):
+def test_top_strains_of_a_forest_are_its_tree_shap(setup, tmp_path):
     forest = train(2, model="random-forest")
     bundle = forest.save(tmp_path / "forest.joblib")
-    error = one_line_error(
-        run(bundle, setup["table"], "-o", tmp_path / "out.tsv", "--top-strains", "3")
+    out = tmp_path / "out.tsv"
+    result = run(bundle, setup["table"], "-o", out, "--top-strains", "3")
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out, sep="\t", dtype={"sample_id": str}).set_index("sample_id")
+    exp = forest.explain(mlmicro.read_table(setup["table"]))
+    key_of = dict(zip(exp.features["name"], exp.features.index, strict=True))
+    sample = rows.index[0]
+    assert rows.at[sample, "top1_shap"] == pytest.approx(
+        exp.values.at[sample, key_of[rows.at[sample, "top1_taxon"]]], abs=1e-9
     )
-    assert "needs an XGBoost model" in error
-    _no_output(tmp_path)
 
 
 def test_validation_with_other_label_spellings_and_a_single_class(setup, tmp_path):

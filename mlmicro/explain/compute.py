@@ -32,7 +32,7 @@ import pandas as pd
 
 from mlmicro.exceptions import CoverageError, ModelBundleError
 from mlmicro.explain.explanation import Explanation, FeatureKind, feature_table
-from mlmicro.model.contributions import supports_contributions
+from mlmicro.model.contributions import contribution_method, supports_contributions
 from mlmicro.taxonomy import display_names
 from mlmicro.transforms.composition import ALR, CLR, ILR
 from mlmicro.transforms.zeros import LogTransform
@@ -94,9 +94,10 @@ def explain(
     pipeline = model.pipeline
     if not supports_contributions(pipeline):
         raise ModelBundleError(
-            f"Explanations need an XGBoost model, but this model's classifier is "
-            f"{model.card.model_type}; retrain it with --model xgboost."
+            f"Explanations need an XGBoost, random-forest or logistic model, but this model's "
+            f"classifier is a {type(pipeline[-1]).__name__}; retrain it with one of those."
         )
+    method = contribution_method(pipeline)
     if table is None:
         if model.training is None:
             raise ModelBundleError(
@@ -136,9 +137,12 @@ def explain(
     kind, features, data, abundance, kind_notes = _describe_features(
         pipeline, features_in, cohort_abundance
     )
-    margin = f"log-odds of {outputs[0]}" if binary else "per-class margin (softmax logits)"
+    if method.unit == "probability":
+        margin = f"probability of {outputs[0]}" if binary else "probability of each class"
+    else:
+        margin = f"log-odds of {outputs[0]}" if binary else "per-class margin (softmax logits)"
     notes = [
-        f"SHAP values are exact TreeSHAP contributions to the {margin} of the {cohort} "
+        f"SHAP values are {method.name} contributions to the {margin} of the {cohort} "
         f"({len(ids)} samples); positive values push toward "
         f"{outputs[0] if binary else 'the class shown'}.",
         *kind_notes,
@@ -160,6 +164,7 @@ def explain(
         cohort=cohort,
         notes=notes,
         probabilities=applied.probabilities[applied.predicted],
+        unit=method.unit,
     )
 
 

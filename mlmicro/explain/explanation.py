@@ -98,6 +98,7 @@ class Explanation:
         notes: Sequence[str] = (),
         margin: np.ndarray | None = None,
         probabilities: np.ndarray | None = None,
+        unit: str = "log-odds",
     ) -> None:
         self._values = np.asarray(values, dtype=np.float64)  # (samples, outputs, features)
         self._base = np.asarray(base, dtype=np.float64).reshape(-1)  # (outputs,)
@@ -107,6 +108,7 @@ class Explanation:
         self._margin = self._base[None, :] + self._values.sum(axis=2) if margin is None else margin
         # the classifier's own probabilities (the same numbers as mlmicro predict)
         self._probabilities = probabilities
+        self.unit = unit  # "log-odds" (XGBoost, logistic) or "probability" (random forest)
         self.features = features
         self.data = data
         self._abundance = abundance  # samples x features, relative abundance of each taxon
@@ -228,6 +230,7 @@ class Explanation:
             notes=self.notes,
             margin=self._margin,
             probabilities=self._probabilities,
+            unit=self.unit,
         )
 
     def _view(self, target: str | None) -> Explanation:
@@ -451,6 +454,7 @@ class Explanation:
             notes=[*self.notes, note],
             margin=self._margin,
             probabilities=self._probabilities,
+            unit=self.unit,
         )
 
     # --------------------------------------------------------------- plotting

@@ -30,7 +30,7 @@ from sklearn.pipeline import Pipeline
 
 from mlmicro.alignment import Alignment
 from mlmicro.io.frames import frame_values
-from mlmicro.model.contributions import feature_contributions, supports_contributions
+from mlmicro.model.contributions import feature_contributions, is_xgboost
 
 __all__ = ["Applied", "PipelineRunner", "apply_pipeline"]
 
@@ -108,7 +108,7 @@ class PipelineRunner:
         classifier = pipeline[-1]
         if threads is not None:
             classifier = copy.deepcopy(classifier)
-            if supports_contributions(pipeline):
+            if is_xgboost(pipeline):
                 classifier.set_params(n_jobs=threads)
                 classifier.get_booster().set_param({"nthread": threads})
             elif "n_jobs" in classifier.get_params():

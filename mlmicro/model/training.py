@@ -26,7 +26,7 @@ from sklearn.model_selection import ParameterGrid, StratifiedGroupKFold, Stratif
 from sklearn.pipeline import Pipeline
 
 from mlmicro.config import TrainConfig
-from mlmicro.model.contributions import feature_contributions, supports_contributions
+from mlmicro.model.contributions import feature_contributions, is_xgboost
 from mlmicro.model.cv import LeaveOneStudyOut, Split, iter_splits, make_splitter
 from mlmicro.model.dask_xgboost import check_final_fit, fit_final_dask
 from mlmicro.model.estimators import balanced_sample_weight, supports_sample_weight
@@ -221,7 +221,7 @@ def _fit_predict(
     test = table.iloc[task.test]
     proba = model.predict_proba(test)
     fold_importance = None
-    if task.importance and supports_contributions(model):
+    if task.importance and is_xgboost(model):
         values, _, features = feature_contributions(model, test)
         magnitude = np.abs(values)
         if magnitude.ndim == 3:  # multiclass: mean over classes

@@ -98,10 +98,10 @@ def _check_top_strains(model: Model, top_strains: int) -> None:
     if top_strains < 0:
         raise ConfigError(f"top_strains must be 0 or more, not {top_strains}.")
     if top_strains and not supports_contributions(model.pipeline):
-        kind = type(model.pipeline[-1]).__name__
         raise ConfigError(
-            f"--top-strains needs an XGBoost model (exact TreeSHAP), but this model's "
-            f"classifier is {kind}; retrain with --model xgboost or leave out --top-strains."
+            f"--top-strains needs an XGBoost, random-forest or logistic model (exact SHAP), but "
+            f"this model's classifier is {model.card.model_type}; retrain with one of those or "
+            "leave out --top-strains."
         )
 
 

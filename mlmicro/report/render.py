@@ -233,7 +233,7 @@ def _write_json(
         "n_samples": len(explanation.sample_ids),
         "classes": explanation.classes,
         "explained_outputs": explanation.outputs,
-        "units": "log-odds" if len(explanation.classes) == 2 else "softmax margin",
+        "units": _units(explanation, "softmax margin"),
         "base_value": base if isinstance(base, float) else base.to_dict(),
         "feature_kind": explanation.feature_kind,
         "rank": explanation.rank,
@@ -509,7 +509,7 @@ def _taxa_section(view: Explanation, *, top: int, multiclass: bool) -> _Section:
     bee = _img(view.plot_beeswarm(top), f"SHAP values of the top {top}")
     keys = view.ranked_keys(DEPENDENCE_PLOTS)
     dependence = _img(figures.dependence_grid(view, keys), "dependence plots")
-    units = "log-odds" if len(view.classes) == 2 else "margin"
+    units = _units(view, "margin")
     return _section(
         anchor,
         heading,
@@ -620,7 +620,7 @@ def _samples_section(explanation: Explanation, samples: Sequence[str]) -> _Secti
         view = _predicted_view(explanation, sample)
         image = _img(view.plot_waterfall(sample), f"waterfall of sample {sample}")
         figures_html.append(f"<figure>{image}</figure>")
-    units = "log-odds" if len(explanation.classes) == 2 else "margin of the predicted class"
+    units = _units(explanation, "margin of the predicted class")
     return _section(
         "samples",
         "Single samples",
@@ -642,10 +642,16 @@ def _method_section(explanation: Explanation, files: Sequence[str]) -> _Section:
         "How this was computed",
         f"""
 <ul>{notes}
-<li>Engine: XGBoost's native exact TreeSHAP (<code>pred_contribs</code>); plots by the shap
-library. Per sample, the SHAP values plus the base value add up to the model's output.</li>
+<li>Engine: exact SHAP values, computed as the first note says; plots by the shap library.
+Per sample, the SHAP values plus the base value add up to the model's output.</li>
 <li>SHAP values describe what this model learned from its training data, not causes: a taxon
 can rank high because it travels with the real driver.</li></ul>
 <p>Files beside this report:</p><ul class="files">{listed}</ul>
 <p class="muted">mlmicro {_e(__version__)}</p>""",
     )
+
+
+def _units(explanation: Explanation, multiclass: str) -> str:
+    if explanation.unit == "probability":
+        return "probability"
+    return "log-odds" if len(explanation.classes) == 2 else multiclass
