@@ -191,3 +191,24 @@ def test_two_runs_to_one_output_never_silently_replace_each_other(tmp_path):
                 second.write(b"second run")
     assert target.read_bytes() == b"second run"  # the run that finished first stays
     assert leftovers(tmp_path) == []
+
+
+def test_train_writes_the_out_of_fold_predictions(files, tmp_path):
+    oof = tmp_path / "oof.tsv"
+    result = runner.invoke(
+        app,
+        ["train", str(files["table"]), "--metadata", str(files["metadata"]), *TRAIN]
+        + ["--group", "subject_id", "--folds", "3", "--oof", str(oof)]
+        + ["--output", str(tmp_path / "m.joblib")],
+    )
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(oof, sep="\t", dtype={"sample_id": str})
+    assert list(frame.columns[:4]) == ["repeat", "fold", "sample_id", "y_true"]
+    model = mlmicro.load_model(tmp_path / "m.joblib")
+    assert len(frame) == len(model.oof_predictions) and frame["sample_id"].is_unique
+    bad = runner.invoke(
+        app,
+        ["train", str(files["table"]), "--metadata", str(files["metadata"]), *TRAIN]
+        + ["--oof", str(files["metadata"]), "--output", str(tmp_path / "n.joblib")],
+    )
+    assert "one of the inputs" in one_line_error(bad)

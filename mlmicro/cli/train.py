@@ -10,7 +10,8 @@ import typer
 from mlmicro.choices import CLASSIFIERS
 from mlmicro.cli._app import app, handle_errors
 from mlmicro.cli._common import FORMAT_HELP, WHERE_HELP, check_output
-from mlmicro.io import read_metadata, read_table
+from mlmicro.exceptions import ConfigError
+from mlmicro.io import atomic_write, read_metadata, read_table
 from mlmicro.model.api import train as train_model
 from mlmicro.model.bundle import bundle_path, card_path
 from mlmicro.model.metrics import METRIC_LABELS, METRICS
@@ -144,6 +145,12 @@ def train(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing model bundle."),
     where: str | None = typer.Option(None, "--where", help=WHERE_HELP),
+    oof: Path | None = typer.Option(
+        None,
+        "--oof",
+        help="Also write the out-of-fold predictions (one row per sample and CV repeat: "
+        "repeat, fold, sample_id, y_true, probability_<class>) to this .tsv or .csv file.",
+    ),
     keep_organelles: bool = typer.Option(
         False,
         "--keep-organelles",
@@ -159,6 +166,10 @@ def train(
         inputs=[table, metadata, taxonomy, config],
         companions=[card_path(bundle)],
     )
+    if oof is not None:
+        check_output(oof, force=force, inputs=[table, metadata, taxonomy, config], option="--oof")
+        if oof.suffix.lower() not in (".tsv", ".csv", ".txt"):
+            raise ConfigError(f"--oof {oof}: end the file name in .tsv or .csv.")
     data = None if table is None else read_table(table, format=input_format, taxonomy=taxonomy)
     meta = None if metadata is None else read_metadata(metadata, sample_id_column=sample_id_column)
     fitted = train_model(
@@ -203,5 +214,10 @@ def train(
             f"--where {fitted.card.dropped['where']!r}: left out "
             f"{fitted.card.dropped['not_selected']} samples; trained on {kept}"
         )
+    if oof is not None:
+        with atomic_write(oof, mode="w", overwrite=force) as handle:
+            sep = "," if oof.suffix.lower() == ".csv" else "\t"
+            fitted.oof_predictions.to_csv(handle, sep=sep, index=False, lineterminator="\n")
+        typer.echo(f"wrote the out-of-fold predictions to {oof}")
     typer.echo(format_report(fitted))
     typer.echo(f"\nsaved {path} and {card_path(path)}")
