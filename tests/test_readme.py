@@ -1,0 +1,21 @@
+"""The README's Python example runs as written."""
+
+from __future__ import annotations
+
+import re
+
+import matplotlib
+from conftest import REPO_ROOT
+
+
+def test_python_api_example_runs(tmp_path, monkeypatch):
+    matplotlib.use("Agg")
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Python API") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    assert (tmp_path / "models" / "cd.joblib").is_file()
+    assert namespace["model"].card.task.positive_class == "CD"
+    assert namespace["clr"].shape[0] == len(namespace["table"])
