@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mlmicro.cli._app import app, handle_errors
-from mlmicro.cli._common import FORMAT_HELP
+from mlmicro.cli._common import FORMAT_HELP, MODEL_HELP, describe_provenance
 from mlmicro.exceptions import OutputExistsError
 
 #: Where reports go when --output-dir is not given: reports/<model stem>/.
@@ -22,7 +22,7 @@ def _split(values: list[str] | None) -> list[str]:
 @app.command()
 @handle_errors
 def explain(
-    model: Path = typer.Argument(..., help="Model bundle (.joblib) made by mlmicro train."),
+    model: Path = typer.Argument(..., help=MODEL_HELP),
     table: Path | None = typer.Argument(
         None, help="Cohort to explain; leave out to explain the model's training cohort."
     ),
@@ -75,6 +75,7 @@ def explain(
             "another --output-dir."
         )
     fitted = load_model(model)
+    typer.echo(describe_provenance(model, fitted.provenance), err=True)
     data = None if table is None else read_table(table, format=input_format, taxonomy=taxonomy)
     meta = None if metadata is None else read_metadata(metadata, sample_id_column=sample_id_column)
     explanation = explain_model(

@@ -11,7 +11,7 @@ from mlmicro.cli._app import app, handle_errors
 from mlmicro.cli._common import FORMAT_HELP
 from mlmicro.io import read_metadata, read_table
 from mlmicro.model.api import train as train_model
-from mlmicro.model.bundle import card_path
+from mlmicro.model.bundle import card_path, check_save_path, resolve_key
 from mlmicro.model.metrics import METRIC_LABELS, METRICS
 from mlmicro.model.model import Model
 
@@ -139,14 +139,17 @@ def train(
         None, "--taxonomy", help="Taxonomy (.qza or TSV) for feature IDs of a .qza/BIOM table."
     ),
     output: Path = typer.Option(
-        Path("models/model.joblib"),
+        Path("models/model.mlmodel"),
         "--output",
         "-o",
-        help="Model bundle path (.joblib); a .json card goes beside it.",
+        help="Model bundle path (.mlmodel, signed when MLMICRO_SIGNING_KEY or "
+        "MLMICRO_SIGNING_KEY_FILE is set); a readable .json copy of the card goes beside it.",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Cross-validate a classifier, refit it on all samples and save the model bundle."""
+    check_save_path(output)  # before training, not after
+    resolve_key(None)  # a bad signing key is reported before training too
     data = None if table is None else read_table(table, format=input_format, taxonomy=taxonomy)
     meta = None if metadata is None else read_metadata(metadata, sample_id_column=sample_id_column)
     fitted = train_model(
@@ -179,4 +182,6 @@ def train(
         fitted.card.training_table["metadata"] = str(metadata)
     path = fitted.save(output)
     typer.echo(format_report(fitted))
-    typer.echo(f"\nsaved {path} and {card_path(path)}")
+    signed_by = (fitted.card.bundle or {}).get("signed_by")
+    signed = f", signed with key {signed_by}" if signed_by else ", unsigned"
+    typer.echo(f"\nsaved {path}{signed} (card copy: {card_path(path)})")
