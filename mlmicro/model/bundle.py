@@ -12,8 +12,8 @@
 
 No member is ever unpickled. :func:`read_bundle` reads the file once, into memory, and every
 check (member names, sizes, per-member SHA-256, signature) runs on the bytes that are then
-parsed. ``models/NAME.json`` beside the archive is a human-readable copy of the card; it is
-never read back. Bundles of the old joblib format are refused on load with the command that
+parsed. ``models/NAME.card.json`` beside the archive is a human-readable copy of the card;
+it is never read back. Bundles of the old joblib format are refused on load with the command that
 converts them (:mod:`mlmicro.model.legacy`).
 """
 
@@ -58,6 +58,7 @@ from mlmicro.model.signing import (
 
 __all__ = [
     "BUNDLE_SUFFIX",
+    "CARD_SUFFIX",
     "LEGACY_SUFFIX",
     "BundleContents",
     "KeyLike",
@@ -74,6 +75,8 @@ __all__ = [
 
 #: File extension of model bundles.
 BUNDLE_SUFFIX = ".mlmodel"
+#: Ending of the human-readable card copy written beside a bundle (never read back).
+CARD_SUFFIX = ".card.json"
 #: File extension of the old, pickled bundle format (refused by :func:`read_bundle`).
 LEGACY_SUFFIX = ".joblib"
 _MODEL_MEMBER = "model.json"
@@ -117,13 +120,27 @@ class BundleContents:
 
 
 def card_path(path: str | Path) -> Path:
-    """Return the path of the human-readable card copy (``.json``) beside a bundle."""
-    return Path(path).with_suffix(".json")
+    """Return the path of the human-readable card copy beside a bundle (``NAME.card.json``).
+
+    Examples
+    --------
+    >>> card_path("models/cd.mlmodel").as_posix()
+    'models/cd.card.json'
+    """
+    return bundle_path(path).with_suffix(CARD_SUFFIX)
 
 
 def bundle_path(path: str | Path) -> Path:
-    """Return the bundle path for ``path``: ``.mlmodel`` added, a ``.json`` card mapped to it."""
+    """Return the bundle path for ``path``: ``.mlmodel`` added, a card copy mapped to its bundle.
+
+    Examples
+    --------
+    >>> bundle_path("models/cd").as_posix(), bundle_path("models/cd.card.json").as_posix()
+    ('models/cd.mlmodel', 'models/cd.mlmodel')
+    """
     path = Path(path)
+    if path.name.endswith(CARD_SUFFIX):
+        return path.with_name(path.name[: -len(CARD_SUFFIX)] + BUNDLE_SUFFIX)
     if path.suffix in ("", ".json"):
         return path.with_suffix(BUNDLE_SUFFIX)
     return path

@@ -31,7 +31,7 @@ from mlmicro.model.card import BUNDLE_FORMAT, ModelCard, library_versions
 from mlmicro.model.training import CVResult
 from mlmicro.model.training_data import TrainingData
 
-__all__ = ["LEGACY_VERSION", "convert_legacy_bundle", "read_legacy_bundle"]
+__all__ = ["LEGACY_VERSION", "convert_legacy_bundle", "legacy_card_path", "read_legacy_bundle"]
 
 #: ``format_version`` of joblib bundles.
 LEGACY_VERSION = 1
@@ -46,8 +46,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def legacy_card_path(path: str | Path) -> Path:
+    """Return the card of an old joblib bundle: ``NAME.json`` beside ``NAME.joblib``."""
+    return Path(path).with_suffix(".json")
+
+
 def _legacy_card(path: Path) -> ModelCard:
-    json_path = card_path(path)
+    json_path = legacy_card_path(path)
     if not json_path.is_file():
         raise ModelBundleError(
             f"{json_path} not found: an old joblib bundle needs its model card beside it "
@@ -184,7 +189,7 @@ def convert_legacy_bundle(
     old, target = Path(old), bundle_path(new)
     if target.suffix != BUNDLE_SUFFIX:
         raise ModelBundleError(f"{target}: the converted bundle must end in {BUNDLE_SUFFIX}.")
-    inputs = {old.resolve(), card_path(old).resolve()}
+    inputs = {old.resolve(), legacy_card_path(old).resolve()}
     if target.resolve() in inputs or card_path(target).resolve() in inputs:
         raise ModelBundleError(
             f"Converting {old} to {target} would overwrite the input; choose another name."
