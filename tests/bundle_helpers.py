@@ -43,12 +43,12 @@ def write_members(path: Path, members: Mapping[str, bytes], *, relist: bool = Tr
 
 
 def rewrite(
-    source: Path, target: Path, edit: Callable[[dict[str, bytes]], dict[str, bytes] | None]
+    source: Path, target: Path, edit: Callable[[dict[str, bytes]], object]
 ) -> Path:
     """Copy a bundle with its members edited and ``format.json`` made to match them."""
     members = members_of(source)
     edited = edit(members)
-    return write_members(target, members if edited is None else edited)
+    return write_members(target, edited if isinstance(edited, dict) else members)
 
 
 class Payload:
