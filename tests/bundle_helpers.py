@@ -42,9 +42,7 @@ def write_members(path: Path, members: Mapping[str, bytes], *, relist: bool = Tr
     return path
 
 
-def rewrite(
-    source: Path, target: Path, edit: Callable[[dict[str, bytes]], object]
-) -> Path:
+def rewrite(source: Path, target: Path, edit: Callable[[dict[str, bytes]], object]) -> Path:
     """Copy a bundle with its members edited and ``format.json`` made to match them."""
     members = members_of(source)
     edited = edit(members)
