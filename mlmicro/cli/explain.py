@@ -75,7 +75,6 @@ def explain(
             "another --output-dir."
         )
     fitted = load_model(model)
-    typer.echo(describe_provenance(model, fitted.provenance), err=True)
     data = None if table is None else read_table(table, format=input_format, taxonomy=taxonomy)
     meta = None if metadata is None else read_metadata(metadata, sample_id_column=sample_id_column)
     explanation = explain_model(
@@ -86,6 +85,7 @@ def explain(
     )
     typer.echo(_format_top(explanation, min(top, 15)))
     typer.echo(f"\nwrote {files['report']} and {len(files) - 1} tables in {folder}")
+    typer.echo(describe_provenance(model, fitted.provenance), err=True)
 
 
 def _format_top(explanation, k: int) -> str:
