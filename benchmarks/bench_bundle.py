@@ -17,26 +17,47 @@ process: ``load_pipeline(read_archive(path))`` (every check included) and
 ``joblib.load(path)``. Both loaded pipelines are checked to predict exactly
 what the fitted one does.
 
-Run on demand (not a test)::
+``--bundles`` compares whole model bundles instead (card, pipeline, CV results and training
+cohort): the default model trained by ``mlmicro train`` on the embedded cohort (default
+configuration, 10 x 5 CV) and, when the shared cohorts are present, Gevers rectum biopsies at
+genus rank (``fast`` configuration), each saved as
 
-    python benchmarks/bench_bundle.py
-    python benchmarks/bench_bundle.py --models xgboost --repeats 9
+* ``.mlmodel``: :meth:`mlmicro.Model.save` (zip of JSON, ``.npy``, Parquet, XGBoost JSON);
+* ``.joblib``: the old format, ``joblib.dump`` of the same parts (``compress=3``) with the card
+  and its SHA-256 beside it.
+
+Load time is the median of ``--repeats`` loads: :func:`mlmicro.load_model` (every check
+included) against :func:`mlmicro.model.legacy.read_legacy_bundle` (SHA-256 of the file, the
+card, ``joblib.load``). Both loaded models are checked to predict exactly what the trained one
+does.
+
+Run on demand (not a test), from the project root::
+
+    PYTHONPATH=. python benchmarks/bench_bundle.py
+    PYTHONPATH=. python benchmarks/bench_bundle.py --models xgboost --repeats 9
+    PYTHONPATH=. python benchmarks/bench_bundle.py --bundles --repeats 7
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import statistics
+import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import joblib
 import numpy as np
 
+import mlmicro
 from mlmicro.config import TrainConfig
-from mlmicro.datasets import load_default_cohort
+from mlmicro.datasets import load_default_cohort, shared_datasets_dir
 from mlmicro.model.archive import read_archive, write_archive
+from mlmicro.model.legacy import read_legacy_bundle
 from mlmicro.model.persist import dump_pipeline, load_pipeline
 from mlmicro.model.training import fit_final
 
@@ -52,11 +73,96 @@ def median_seconds(load, repeats: int) -> float:
     return statistics.median(times)
 
 
+def save_legacy(model: mlmicro.Model, path: Path) -> Path:
+    """Write ``model`` as the old format did: a joblib pickle, the card with its SHA-256 beside."""
+    card = model.card.to_dict() | {"format_version": 1}
+    payload = {
+        "format": card["format"],
+        "format_version": 1,
+        "pipeline": model.pipeline,
+        "cv": model.cv,
+        "training": model.training,
+        "card": card,
+    }
+    joblib.dump(payload, path, compress=3)
+    card["bundle"] = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    path.with_suffix(".json").write_text(json.dumps(card, default=str), encoding="utf-8")
+    return path
+
+
+def trained_models(jobs: int) -> list[tuple[str, mlmicro.Model, object]]:
+    """The models ``--bundles`` compares, with a table to check their predictions on."""
+    cohort = load_default_cohort()
+    out = [("default model, embedded cohort", mlmicro.train(jobs=jobs), cohort.table)]
+    root = shared_datasets_dir()
+    if (root / "mlrepo/gevers").is_dir():
+        sys.path.insert(0, str(Path(__file__).parent))
+        from cross_cohort import gevers
+
+        rectum = gevers(root, "rectum")
+        table = mlmicro.read_table(rectum.table)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # samples outside the task
+            model = mlmicro.train(
+                table,
+                rectum.metadata,
+                label=rectum.label,
+                positive=["CD"],
+                negative=["no"],
+                group=rectum.group,
+                config="fast",
+                rank="genus",
+                jobs=jobs,
+            )
+        out.append(("Gevers rectum, genus, fast", model, table))
+    return out
+
+
+def compare_bundles(repeats: int, jobs: int) -> None:
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name, model, table in trained_models(jobs):
+            expected = model.predict_proba(table).to_numpy()
+            new = model.save(Path(folder) / "new.mlmodel")
+            old = save_legacy(model, Path(folder) / "old.joblib")
+            loaded_new = mlmicro.load_model(new)
+            loaded_old = mlmicro.Model.from_bundle(read_legacy_bundle(old, trust=True))
+            for loaded in (loaded_new, loaded_old):
+                if not np.array_equal(loaded.predict_proba(table).to_numpy(), expected):
+                    raise SystemExit(f"{name}: a loaded model predicts differently")
+            rows.append(
+                (
+                    name,
+                    model.card.n_samples,
+                    len(model.features),
+                    new.stat().st_size / 1024,
+                    old.stat().st_size / 1024,
+                    median_seconds(lambda p=new: mlmicro.load_model(p), repeats),
+                    median_seconds(lambda p=old: read_legacy_bundle(p, trust=True), repeats),
+                )
+            )
+    print(
+        f"| model | samples | taxa | .mlmodel KiB | .joblib KiB | size ratio | .mlmodel load s "
+        f"| .joblib load s | load ratio |  (load: median of {repeats})"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, n, taxa, size_n, size_o, load_n, load_o in rows:
+        print(
+            f"| {name} | {n} | {taxa} | {size_n:.0f} | {size_o:.0f} | {size_n / size_o:.2f} "
+            f"| {load_n:.3f} | {load_o:.3f} | {load_n / load_o:.2f} |"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--bundles", action="store_true", help="compare whole model bundles")
+    parser.add_argument("--jobs", type=int, default=1, help="CV fits in parallel (--bundles)")
     args = parser.parse_args(argv)
+    if args.bundles:
+        compare_bundles(args.repeats, args.jobs)
+        return
 
     cohort = load_default_cohort()
     table = cohort.table

@@ -81,7 +81,7 @@ def train_model(folder: Path, n_taxa: int) -> Path:
     model = mlmicro.train(
         table, meta, label="dx", positive=["case"], jobs=1, **{"cv.folds": 2, "cv.repeats": 1}
     )
-    return model.save(folder / "bench_model.joblib")
+    return model.save(folder / "bench_model.mlmodel")
 
 
 _MEASURE = """

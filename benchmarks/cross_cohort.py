@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         # (a) Gevers rectum -> ileum
         rectum, ileum = gevers(root, "rectum"), gevers(root, "ileum")
         model = train_on(rectum, ["CD"], ["no"], args.config, args.jobs)
-        path = model.save(folder / "gevers_rectum.joblib")
+        path = model.save(folder / "gevers_rectum.mlmodel")
         train_text = trained(rectum, model)
         row = evaluate(path, model, ileum, folder)
         rows.append(row | {"train": train_text, "test": "Gevers ileum (all)"})
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         # (b) CS-PRISM stool -> HMP2 and MucosalIBD biopsies
         prism = ibdmeta(root, "CS-PRISM", "Stool", ["CD", "UC", "Control"])
         model = train_on(prism, ["CD", "UC"], ["Control"], args.config, args.jobs)
-        path = model.save(folder / "csprism_stool.joblib")
+        path = model.save(folder / "csprism_stool.mlmodel")
         train_text = trained(prism, model)
         for test in (
             ibdmeta(root, "HMP2", "Biopsy", ["CD", "UC", "Control"]),

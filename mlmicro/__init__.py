@@ -6,8 +6,8 @@ The notebook API::
     table = mlmicro.read_table("profiles.tsv")        # samples x taxa (lineages)
     meta = mlmicro.read_metadata("metadata.tsv")
     model = mlmicro.train(table, meta, label="diagnosis", positive=["CD"], group="subject_id")
-    model.save("models/cd.joblib")
-    model = mlmicro.load_model("models/cd.joblib")
+    model.save("models/cd.mlmodel")
+    model = mlmicro.load_model("models/cd.mlmodel")
     model.predict_proba(new_table)
 
 Names are imported on first use, so ``import mlmicro`` stays fast.

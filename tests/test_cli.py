@@ -118,11 +118,11 @@ def test_transform_refuses_to_overwrite(tmp_path):
 
 
 def test_train_cli_embedded_cohort(tmp_path):
-    out = tmp_path / "models" / "demo.joblib"
+    out = tmp_path / "models" / "demo.mlmodel"
     result = run("train", "--config", "fast", "--no-progress", "--output", out)
     assert result.exit_code == 0, result.output
     assert "AUROC" in result.output and "stratified group k-fold" in result.output
-    card = json.loads(out.with_suffix(".json").read_text())
+    card = json.loads(out.with_suffix(".card.json").read_text())
     assert card["classes"] == ["control", "CD"]
     model = mlmicro.load_model(out)
     assert model.predict_proba(mlmicro.read_table(default_cohort_path()).iloc[:2]).shape == (2, 2)
@@ -131,7 +131,7 @@ def test_train_cli_embedded_cohort(tmp_path):
 def test_train_cli_with_files_and_options(tmp_path):
     from mlmicro.datasets import default_metadata_path
 
-    out = tmp_path / "m.joblib"
+    out = tmp_path / "m.mlmodel"
     result = run(
         "train",
         default_cohort_path(),
@@ -158,7 +158,7 @@ def test_train_cli_with_files_and_options(tmp_path):
         out,
     )
     assert result.exit_code == 0, result.output
-    card = json.loads(out.with_suffix(".json").read_text())
+    card = json.loads(out.with_suffix(".card.json").read_text())
     assert card["rank"] == "genus" and card["config"]["model"] == "random-forest"
     assert card["cv"]["folds"] == 3 and card["cv"]["repeats"] == 1
 
@@ -175,7 +175,7 @@ def test_train_cli_with_files_and_options(tmp_path):
 def test_train_cli_bad_input(tmp_path, extra, expected):
     from mlmicro.datasets import default_metadata_path
 
-    out = tmp_path / "m.joblib"
+    out = tmp_path / "m.mlmodel"
     result = run(
         "train",
         default_cohort_path(),

@@ -58,7 +58,7 @@ def files(tmp_path_factory):
         jobs=1,
         **{"cv.folds": 3},
     )
-    bundle = model.save(folder / "model.joblib")
+    bundle = model.save(folder / "model.mlmodel")
     return {"folder": folder, "table": table, "metadata": metadata, "bundle": bundle}
 
 
@@ -105,7 +105,7 @@ def test_bad_output_paths_are_refused_before_any_work(files, tmp_path):
 
 
 def test_train_refuses_an_existing_model_without_force(files, tmp_path):
-    out = tmp_path / "m.joblib"
+    out = tmp_path / "m.mlmodel"
     out.write_bytes(b"an earlier model")
     result = runner.invoke(
         app,
@@ -199,16 +199,16 @@ def test_train_writes_the_out_of_fold_predictions(files, tmp_path):
         app,
         ["train", str(files["table"]), "--metadata", str(files["metadata"]), *TRAIN]
         + ["--group", "subject_id", "--folds", "3", "--oof", str(oof)]
-        + ["--output", str(tmp_path / "m.joblib")],
+        + ["--output", str(tmp_path / "m.mlmodel")],
     )
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(oof, sep="\t", dtype={"sample_id": str})
     assert list(frame.columns[:4]) == ["repeat", "fold", "sample_id", "y_true"]
-    model = mlmicro.load_model(tmp_path / "m.joblib")
+    model = mlmicro.load_model(tmp_path / "m.mlmodel")
     assert len(frame) == len(model.oof_predictions) and frame["sample_id"].is_unique
     bad = runner.invoke(
         app,
         ["train", str(files["table"]), "--metadata", str(files["metadata"]), *TRAIN]
-        + ["--oof", str(files["metadata"]), "--output", str(tmp_path / "n.joblib")],
+        + ["--oof", str(files["metadata"]), "--output", str(tmp_path / "n.mlmodel")],
     )
     assert "one of the inputs" in one_line_error(bad)

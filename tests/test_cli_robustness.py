@@ -43,7 +43,7 @@ def model_files(tmp_path_factory):
         jobs=1,
         **{"cv.folds": 3},
     )
-    return {"bundle": model.save(folder / "model.joblib"), "metadata": metadata}
+    return {"bundle": model.save(folder / "model.mlmodel"), "metadata": metadata}
 
 
 def _digests(paths) -> dict:
@@ -72,12 +72,12 @@ def test_a_bad_table_is_one_error_line(case, command, model_files, tmp_path):
     args = {
         "transform": ["transform", table, "-o", out],
         "train": ["train", table, "--metadata", metadata, "--label", "diagnosis"]
-        + ["--config", "fast", "--no-progress", "-o", out.with_suffix(".joblib")],
+        + ["--config", "fast", "--no-progress", "-o", out.with_suffix(".mlmodel")],
         "predict": ["predict", bundle, table, "-o", out],
         "explain": ["explain", bundle, table, "--output-dir", out.parent],
     }[command]
     before = _digests([table, bundle, metadata])
-    outputs = [out, out.with_suffix(".joblib"), out.parent / "report.html"]
+    outputs = [out, out.with_suffix(".mlmodel"), out.parent / "report.html"]
     _check(runner.invoke(app, [str(a) for a in args]), tmp_path, before, outputs)
 
 
@@ -93,7 +93,7 @@ BAD_MODELS = {
 @pytest.mark.parametrize("command", ["predict", "explain"])
 @pytest.mark.parametrize("kind", list(BAD_MODELS))
 def test_a_bad_model_file_is_one_error_line(kind, command, model_files, tmp_path):
-    model = tmp_path / "bad.joblib"
+    model = tmp_path / "bad.mlmodel"
     BAD_MODELS[kind](model)
     table = tmp_path / "t.tsv"
     mlmicro.write_table(simulate_cohort(n_subjects=5, seed=1).table, table)

@@ -122,7 +122,7 @@ def test_without_dask_scheduler_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     with pytest.raises(ClusterError, match=r'pip install "mlmicro\[dask\]"'):
         mlmicro.train(scheduler="local:2", config="fast")
-    out = tmp_path / "model.joblib"
+    out = tmp_path / "model.mlmodel"
     result = cli.invoke(app, ["train", "--config", "fast", "--scheduler", "local:2", "-o", out])
     line = _one_line_error(result)
     assert "--scheduler local:2 needs Dask" in line and 'pip install "mlmicro[dask]"' in line
@@ -168,7 +168,7 @@ def _has_gpu() -> bool:
 
 @pytest.mark.skipif(_has_gpu(), reason="a GPU is present")
 def test_device_cuda_without_gpu_fails_in_one_line(tmp_path):
-    out = tmp_path / "model.joblib"
+    out = tmp_path / "model.mlmodel"
     result = cli.invoke(app, ["train", "--config", "fast", "--device", "cuda", "-o", out])
     line = _one_line_error(result)
     assert "--device cuda" in line and ("no GPU was found" in line or "without CUDA" in line)
@@ -310,7 +310,7 @@ def test_worker_deaths_past_the_retry_limit_fail_cleanly(cluster, client, tmp_pa
     cluster.scheduler.allowed_failures = 0  # the first death of a task fails it
     try:
         _kill_next_fit(client, marker, sorted(client.scheduler_info()["workers"]))
-        out = tmp_path / "model.joblib"
+        out = tmp_path / "model.mlmodel"
         result = cli.invoke(
             app,
             ["train", "--config", "fast", "--scheduler", cluster.scheduler_address, "-o", out],
@@ -320,7 +320,7 @@ def test_worker_deaths_past_the_retry_limit_fail_cleanly(cluster, client, tmp_pa
     assert marker.exists(), "no worker was killed"
     line = _one_line_error(result)
     assert "Dask workers kept dying" in line and "nothing was saved" in line
-    assert not out.exists() and not out.with_suffix(".json").exists()
+    assert not out.exists() and not out.with_suffix(".card.json").exists()
     assert list(tmp_path.iterdir()) == [marker]
 
 
@@ -338,6 +338,6 @@ def test_final_fit_with_xgboost_dask(client, local_model, embedded, tmp_path):
     assert roc_auc_score(truth, proba["probability_CD"]) > 0.9
     local = local_model.predict_proba(embedded.table)["probability_CD"]
     assert np.corrcoef(proba["probability_CD"], local)[0, 1] > 0.9
-    path = model.save(tmp_path / "dask.joblib")
+    path = model.save(tmp_path / "dask.mlmodel")
     pd.testing.assert_frame_equal(mlmicro.load_model(path).predict_proba(embedded.table), proba)
-    assert json.loads(path.with_suffix(".json").read_text())["config"]["model"] == "xgboost"
+    assert json.loads(path.with_suffix(".card.json").read_text())["config"]["model"] == "xgboost"

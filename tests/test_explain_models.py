@@ -85,7 +85,7 @@ def test_multiclass_logistic_has_one_view_per_class(cohort):
 
 def test_cli_explain_and_top_strains_work_for_a_forest(cohort, tmp_path):
     model = _train(cohort, "random-forest")
-    bundle = model.save(tmp_path / "rf.joblib")
+    bundle = model.save(tmp_path / "rf.mlmodel")
     table = tmp_path / "t.tsv"
     mlmicro.write_table(cohort.table.iloc[:30], table)
     out = tmp_path / "p.tsv"

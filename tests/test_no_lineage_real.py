@@ -47,7 +47,7 @@ def test_names_without_lineage_train_as_named(tmp_path):
 def test_siamcat_zeller_trains_as_shipped(shared_datasets, tmp_path):
     """SIAMCAT's own example (R write.table layout, mOTU names): its vignette's LASSO 0.837."""
     folder = shared_datasets / "siamcat"
-    out = tmp_path / "zeller.joblib"
+    out = tmp_path / "zeller.mlmodel"
     result = CliRunner().invoke(
         app,
         [
@@ -71,6 +71,6 @@ def test_siamcat_zeller_trains_as_shipped(shared_datasets, tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    card = json.loads(out.with_suffix(".json").read_text())
+    card = json.loads(out.with_suffix(".card.json").read_text())
     assert card["n_samples"] == 141 and card["rank"] is None
     assert card["cv_metrics"]["roc_auc"]["mean"] >= 0.817  # 0.830 measured

@@ -119,7 +119,7 @@ def test_api_predict_and_explain_give_one_answer(name, shared_datasets, tmp_path
         jobs=1,
         **case.train,
     )
-    bundle = model.save(tmp_path / f"{name}.joblib")
+    bundle = model.save(tmp_path / f"{name}.mlmodel")
     loaded = mlmicro.load_model(bundle)
 
     # 1. the notebook API on the whole table file
@@ -187,7 +187,7 @@ def test_explain_command_on_the_psoriasis_model(name, shared_datasets, tmp_path)
     model = mlmicro.train(
         case.table.loc[case.metadata.index], case.metadata, config="fast", jobs=1, **case.train
     )
-    bundle = model.save(tmp_path / "psoriasis.joblib")
+    bundle = model.save(tmp_path / "psoriasis.mlmodel")
     result = CliRunner().invoke(
         app,
         ["explain", str(bundle), str(case.table_path), "--output-dir", str(tmp_path / "r")],

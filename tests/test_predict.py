@@ -52,7 +52,7 @@ def model(cohort):
 
 @pytest.fixture(scope="module")
 def bundle(model, tmp_path_factory):
-    return model.save(tmp_path_factory.mktemp("models") / "cd.joblib")
+    return model.save(tmp_path_factory.mktemp("models") / "cd.mlmodel")
 
 
 def test_predictions_are_the_frozen_pipelines(model, new_cohort):

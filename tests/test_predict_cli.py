@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from io import StringIO
 
 import numpy as np
 import pandas as pd
 import pytest
+from bundle_helpers import members_of, rewrite, write_members
 from typer.testing import CliRunner
 
 import mlmicro
@@ -48,7 +50,7 @@ def train(seed: int, **options) -> mlmicro.Model:
 def setup(tmp_path_factory):
     folder = tmp_path_factory.mktemp("predict_cli")
     model = train(1, negative=["control"])
-    bundle = model.save(folder / "model.joblib")
+    bundle = model.save(folder / "model.mlmodel")
     new = simulate_cohort(n_subjects=25, seed=5)
     table = folder / "cohort.tsv"
     mlmicro.write_table(new.table, table)
@@ -123,33 +125,47 @@ def test_a_table_is_not_a_model(setup, tmp_path):
 
 
 def test_a_tampered_model_is_refused(setup, tmp_path):
-    bundle = tmp_path / "model.joblib"
-    data = bytearray(setup["bundle"].read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    bundle.write_bytes(bytes(data))
-    (tmp_path / "model.json").write_text(setup["bundle"].with_suffix(".json").read_text())
+    bundle = tmp_path / "model.mlmodel"
+    members = members_of(setup["bundle"])
+    card = json.loads(members["card.json"])
+    card["classes"] = list(reversed(card["classes"]))
+    members["card.json"] = json.dumps(card).encode()
+    # the archive's own listing still holds the genuine digests
+    with zipfile.ZipFile(setup["bundle"]) as archive:
+        members["format.json"] = archive.read("format.json")
+    write_members(bundle, members, relist=False)
     error = one_line_error(run(bundle, setup["table"], "-o", tmp_path / "out.tsv"))
-    assert "SHA-256" in error and "refusing" in error
+    assert "SHA-256" in error and "changed or damaged" in error
     _no_output(tmp_path)
 
 
 def test_a_model_from_an_incompatible_version_is_refused(setup, tmp_path):
-    bundle = tmp_path / "model.joblib"
-    bundle.write_bytes(setup["bundle"].read_bytes())
-    card = json.loads(setup["bundle"].with_suffix(".json").read_text())
-    card["format_version"] = 99
-    (tmp_path / "model.json").write_text(json.dumps(card))
+    bundle = tmp_path / "model.mlmodel"
+
+    def future(members):
+        members["model.json"] = json.dumps({"format": "mlmicro-model", "format_version": 99})
+        members["model.json"] = members["model.json"].encode()
+
+    rewrite(setup["bundle"], bundle, future)
     error = one_line_error(run(bundle, setup["table"], "-o", tmp_path / "out.tsv"))
     assert "bundle format 99" in error and "retrain" in error
     _no_output(tmp_path)
 
 
-def test_a_missing_model_card_is_refused(setup, tmp_path):
-    bundle = tmp_path / "model.joblib"
+def test_a_file_that_is_not_a_bundle_is_refused(setup, tmp_path):
+    bundle = tmp_path / "model.mlmodel"
     bundle.write_bytes(b"not a bundle")
     error = one_line_error(run(bundle, setup["table"], "-o", tmp_path / "out.tsv"))
-    assert "model card" in error
+    assert "not an mlmicro model bundle" in error
     _no_output(tmp_path)
+
+
+def test_the_card_copy_beside_a_bundle_is_not_needed(setup, tmp_path):
+    bundle = tmp_path / "model.mlmodel"
+    bundle.write_bytes(setup["bundle"].read_bytes())
+    result = run(bundle, setup["table"], "-o", tmp_path / "out.tsv")
+    assert result.exit_code == 0, result.output
+    assert f"model {bundle}: unsigned" in result.stderr
 
 
 def test_a_table_with_no_taxa_in_common_is_refused(setup, tmp_path):
@@ -208,7 +224,7 @@ def test_a_bad_cell_in_a_later_block_leaves_no_partial_output(setup, tmp_path):
 
 def test_top_strains_of_a_forest_are_its_tree_shap(setup, tmp_path):
     forest = train(2, model="random-forest")
-    bundle = forest.save(tmp_path / "forest.joblib")
+    bundle = forest.save(tmp_path / "forest.mlmodel")
     out = tmp_path / "out.tsv"
     result = run(bundle, setup["table"], "-o", out, "--top-strains", "3")
     assert result.exit_code == 0, result.output

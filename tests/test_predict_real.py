@@ -29,7 +29,7 @@ def test_gevers_rectum_model_predicts_ileum_biopsies(shared_datasets, tmp_path):
         jobs=1,
         **{"cv.folds": 3},
     )
-    bundle = model.save(tmp_path / "rectum.joblib")
+    bundle = model.save(tmp_path / "rectum.mlmodel")
     # only ileum samples of children the model never saw
     unseen = ileum[~ileum.index.map(subjects).isin(set(subjects.loc[rectum.index]))]
     run = predict_file(bundle, table_path, tmp_path / "ileum.tsv", metadata=unseen, label="Var")

@@ -16,6 +16,6 @@ def test_python_api_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
-    assert (tmp_path / "models" / "cd.joblib").is_file()
+    assert (tmp_path / "models" / "cd.mlmodel").is_file()
     assert namespace["model"].card.task.positive_class == "CD"
     assert namespace["clr"].shape[0] == len(namespace["table"])

@@ -46,7 +46,7 @@ def test_psoriasis_grouped_by_subject(shared_datasets):
 def test_qiime2_ms_cohort_through_the_cli(shared_datasets, tmp_path):
     """Jangi et al. MS: QIIME 2 artifacts -> train -> predict -> explain."""
     base = shared_datasets / "qiime2" / "jangi_ms"
-    model_path = tmp_path / "models" / "ms.joblib"
+    model_path = tmp_path / "models" / "ms.mlmodel"
     runner = CliRunner()
     result = runner.invoke(
         app,
@@ -75,7 +75,7 @@ def test_qiime2_ms_cohort_through_the_cli(shared_datasets, tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    card = json.loads(model_path.with_suffix(".json").read_text())
+    card = json.loads(model_path.with_suffix(".card.json").read_text())
     assert card["n_samples"] == 104 and card["rank"] == "genus"
     assert card["task"]["class_counts"] == {
         "Multiple_sclerosis_in_remission": 61,

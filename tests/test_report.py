@@ -34,7 +34,7 @@ def report(tmp_path_factory):
 @pytest.fixture(scope="module")
 def saved_model(tmp_path_factory):
     cohort, model = planted()
-    path = model.save(tmp_path_factory.mktemp("model") / "cd.joblib")
+    path = model.save(tmp_path_factory.mktemp("model") / "cd.mlmodel")
     return cohort, path
 
 

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from bundle_helpers import write_legacy_bundle
 
 import mlmicro
 from mlmicro.config import load_config
@@ -14,6 +15,7 @@ from mlmicro.datasets import simulate_cohort
 from mlmicro.exceptions import MetadataError, ModelBundleError
 from mlmicro.model.bundle import ModelVersionWarning, card_path
 from mlmicro.model.cv import RepeatedSubjectsWarning
+from mlmicro.model.legacy import convert_legacy_bundle
 
 FAST = {"config": "fast"}
 
@@ -90,48 +92,57 @@ def test_every_step_is_fitted_inside_the_folds(cohort, monkeypatch):
 
 
 def test_save_load_predict_identical(model, cohort, tmp_path):
-    path = model.save(tmp_path / "models" / "cd.joblib")
-    assert path.is_file() and card_path(path).is_file()
+    path = model.save(tmp_path / "models" / "cd")
+    assert path.name == "cd.mlmodel" and path.is_file() and card_path(path).is_file()
     card = json.loads(card_path(path).read_text())
     for key in ("classes", "positive_class", "n_samples", "features", "cv_metrics", "bundle"):
         assert key in card
+    assert card["bundle"]["file"] == "cd.mlmodel" and card["bundle"]["signed_by"] is None
     assert set(card["cv_metrics"]["roc_auc"]) >= {"mean", "std", "ci95"}
     loaded = mlmicro.load_model(path)
     new = cohort.table.iloc[:25]
     pd.testing.assert_frame_equal(model.predict_proba(new), loaded.predict_proba(new))
     assert (model.predict(new) == loaded.predict(new)).all()
     assert loaded.features == model.features
-    # loading by the card path works too
+    assert loaded.card.to_dict() == card
+    # loading by the card copy's path loads the bundle beside it
     assert mlmicro.load_model(card_path(path)).classes == model.classes
 
 
 def test_tampered_bundle_is_refused(model, tmp_path):
-    path = model.save(tmp_path / "m.joblib")
+    path = model.save(tmp_path / "m.mlmodel")
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(ModelBundleError, match="SHA-256"):
+    with pytest.raises(ModelBundleError, match="SHA-256|damaged"):
         mlmicro.load_model(path)
 
 
-def test_missing_card_and_non_bundle_are_refused(model, tmp_path):
-    path = model.save(tmp_path / "m.joblib")
+def test_card_copy_is_not_read_and_non_bundle_is_refused(model, tmp_path):
+    path = model.save(tmp_path / "m.mlmodel")
+    card_path(path).write_text("{}")  # the copy beside is for reading; the bundle holds the card
+    assert mlmicro.load_model(path).classes == model.classes
     card_path(path).unlink()
-    with pytest.raises(ModelBundleError, match="model card"):
-        mlmicro.load_model(path)
-    other = tmp_path / "x.joblib"
+    assert mlmicro.load_model(path).classes == model.classes
+    other = tmp_path / "x.mlmodel"
     other.write_text("not a model")
-    with pytest.raises(ModelBundleError):
+    with pytest.raises(ModelBundleError, match="not an mlmicro model bundle"):
         mlmicro.load_model(other)
 
 
-def test_version_mismatch_warns_with_remedy(model, tmp_path):
-    path = model.save(tmp_path / "m.joblib")
-    card = json.loads(card_path(path).read_text())
+def test_saving_as_joblib_is_refused(model, tmp_path):
+    with pytest.raises(ModelBundleError, match=r"m\.mlmodel"):
+        model.save(tmp_path / "m.joblib")
+    assert not list(tmp_path.iterdir())
+
+
+def test_old_bundle_with_other_versions_warns_on_convert(model, tmp_path):
+    old = write_legacy_bundle(model, tmp_path / "m.joblib")
+    card = json.loads(old.with_suffix(".json").read_text())
     card["versions"]["scikit-learn"] = "0.1"
-    card_path(path).write_text(json.dumps(card))
+    old.with_suffix(".json").write_text(json.dumps(card))
     with pytest.warns(ModelVersionWarning, match="scikit-learn==0.1"):
-        mlmicro.load_model(path)
+        convert_legacy_bundle(old, tmp_path / "m.mlmodel", trust=True)
 
 
 def test_repeated_subjects_without_group_warn(cohort):

@@ -46,7 +46,7 @@ def test_bad_conditions_are_one_line_errors(where, message):
 def test_train_predict_and_explain_use_only_the_selected_samples(tmp_path):
     table, metadata = default_cohort_path(), default_metadata_path()
     where = 'study == "study1"'
-    bundle = tmp_path / "m.joblib"
+    bundle = tmp_path / "m.mlmodel"
     result = runner.invoke(
         app,
         [
@@ -73,7 +73,7 @@ def test_train_predict_and_explain_use_only_the_selected_samples(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "left out 130 samples; trained on 127" in result.output
-    card = json.loads(bundle.with_suffix(".json").read_text())
+    card = json.loads(bundle.with_suffix(".card.json").read_text())
     assert card["n_samples"] == 127 and card["dropped"]["not_selected"] == 130
     out = tmp_path / "p.tsv"
     result = runner.invoke(

@@ -7,8 +7,21 @@ from pathlib import Path
 from mlmicro.exceptions import MetadataError
 from mlmicro.io import Selection, read_metadata, select_samples
 from mlmicro.io.outputs import check_output
+from mlmicro.model.signing import SignatureInfo
 
-__all__ = ["check_output", "selected_samples", "FORMAT_HELP", "WHERE_HELP"]
+__all__ = [
+    "check_output",
+    "describe_provenance",
+    "selected_samples",
+    "FORMAT_HELP",
+    "MODEL_HELP",
+    "WHERE_HELP",
+]
+
+MODEL_HELP = (
+    "Model bundle (.mlmodel) saved by mlmicro train; with MLMICRO_SIGNING_KEY or "
+    "MLMICRO_SIGNING_KEY_FILE set, only bundles signed by that key are loaded."
+)
 
 WHERE_HELP = (
     "Use only the samples whose metadata satisfy this condition, a pandas query such as "
@@ -31,3 +44,13 @@ def selected_samples(
 FORMAT_HELP = (
     "Input format: auto (sniffed), tsv, csv, metaphlan, metaml, qiime-classic, biom or qza."
 )
+
+
+def describe_provenance(path: Path, provenance: SignatureInfo | None) -> str:
+    """One line saying whether a loaded bundle was signed, and by which key id."""
+    if provenance is None or not provenance.signed:
+        return (
+            f"model {path}: unsigned (its integrity is checked, not who made it; set "
+            "MLMICRO_SIGNING_KEY to require a signature)"
+        )
+    return f"model {path}: {provenance.describe()}"

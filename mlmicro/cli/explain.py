@@ -7,7 +7,14 @@ from pathlib import Path
 import typer
 
 from mlmicro.cli._app import app, handle_errors
-from mlmicro.cli._common import FORMAT_HELP, WHERE_HELP, check_output, selected_samples
+from mlmicro.cli._common import (
+    FORMAT_HELP,
+    MODEL_HELP,
+    WHERE_HELP,
+    check_output,
+    describe_provenance,
+    selected_samples,
+)
 from mlmicro.exceptions import ModelBundleError, OutputExistsError
 
 #: Where reports go when --output-dir is not given: reports/<model stem>/.
@@ -22,7 +29,7 @@ def _split(values: list[str] | None) -> list[str]:
 @app.command()
 @handle_errors
 def explain(
-    model: Path = typer.Argument(..., help="Model bundle (.joblib) made by mlmicro train."),
+    model: Path = typer.Argument(..., help=MODEL_HELP),
     table: Path | None = typer.Argument(
         None, help="Cohort to explain; leave out to explain the model's training cohort."
     ),
@@ -96,6 +103,7 @@ def explain(
     )
     typer.echo(_format_top(explanation, min(top, 15)))
     typer.echo(f"\nwrote {files['report']} and {len(files) - 1} tables in {folder}")
+    typer.echo(describe_provenance(model, fitted.provenance), err=True)
 
 
 def _format_top(explanation, k: int) -> str:

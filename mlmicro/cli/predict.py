@@ -10,8 +10,14 @@ from pathlib import Path
 import typer
 
 from mlmicro.cli._app import app, handle_errors
-from mlmicro.cli._common import FORMAT_HELP, WHERE_HELP, selected_samples
-from mlmicro.predict import DEFAULT_MIN_COVERAGE, CoverageReport, predict_file
+from mlmicro.cli._common import (
+    FORMAT_HELP,
+    MODEL_HELP,
+    WHERE_HELP,
+    describe_provenance,
+    selected_samples,
+)
+from mlmicro.predict import DEFAULT_MIN_COVERAGE, CoverageReport, as_model, predict_file
 
 
 def _say(text: str) -> None:
@@ -21,7 +27,7 @@ def _say(text: str) -> None:
 @app.command()
 @handle_errors
 def predict(
-    model: Path = typer.Argument(..., help="Model bundle (.joblib) saved by mlmicro train."),
+    model: Path = typer.Argument(..., help=MODEL_HELP),
     table: Path = typer.Argument(
         ..., help="Taxa table of the new cohort (TSV/CSV, MetaPhlAn, QIIME, BIOM, .qza, Parquet)."
     ),
@@ -102,10 +108,12 @@ def predict(
     if selection is not None:
         _say(selection.format())
 
+    fitted = as_model(model)
+    _say(describe_provenance(model, fitted.provenance))
     with tempfile.TemporaryDirectory(prefix="mlmicro-predict-") as scratch:
         target = output if output is not None else Path(scratch) / "predictions.tsv"
         run = predict_file(
-            model,
+            fitted,
             table,
             target,
             metadata=metadata,

@@ -13,7 +13,7 @@ from mlmicro.cli._common import FORMAT_HELP, WHERE_HELP, check_output
 from mlmicro.exceptions import ConfigError
 from mlmicro.io import atomic_write, read_metadata, read_table
 from mlmicro.model.api import train as train_model
-from mlmicro.model.bundle import bundle_path, card_path
+from mlmicro.model.bundle import card_path, check_save_path, resolve_key
 from mlmicro.model.metrics import METRIC_LABELS, METRICS
 from mlmicro.model.model import Model
 
@@ -137,10 +137,11 @@ def train(
         None, "--taxonomy", help="Taxonomy (.qza or TSV) for feature IDs of a .qza/BIOM table."
     ),
     output: Path = typer.Option(
-        Path("models/model.joblib"),
+        Path("models/model.mlmodel"),
         "--output",
         "-o",
-        help="Model bundle path (.joblib); a .json card goes beside it.",
+        help="Model bundle path (.mlmodel, signed when MLMICRO_SIGNING_KEY or "
+        "MLMICRO_SIGNING_KEY_FILE is set); a readable .json copy of the card goes beside it.",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing model bundle."),
@@ -159,7 +160,8 @@ def train(
 ) -> None:
     """Cross-validate a classifier, refit it on all samples and save the model bundle."""
     check_output(output, force=True)  # a folder or a path under a file is refused as given
-    bundle = bundle_path(output)
+    bundle = check_save_path(output)  # before training, not after
+    resolve_key(None)  # a bad signing key is reported before training too
     check_output(  # before any work: a long run never ends in an error about its output
         bundle,
         force=force,
@@ -220,4 +222,6 @@ def train(
             fitted.oof_predictions.to_csv(handle, sep=sep, index=False, lineterminator="\n")
         typer.echo(f"wrote the out-of-fold predictions to {oof}")
     typer.echo(format_report(fitted))
-    typer.echo(f"\nsaved {path} and {card_path(path)}")
+    signed_by = (fitted.card.bundle or {}).get("signed_by")
+    signed = f", signed with key {signed_by}" if signed_by else ", unsigned"
+    typer.echo(f"\nsaved {path}{signed} (card copy: {card_path(path)})")

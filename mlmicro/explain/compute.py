@@ -87,7 +87,7 @@ def explain(
     Examples
     --------
     >>> import mlmicro
-    >>> model = mlmicro.load_model("models/model.joblib")  # doctest: +SKIP
+    >>> model = mlmicro.load_model("models/model.mlmodel")  # doctest: +SKIP
     >>> exp = model.explain()  # doctest: +SKIP
     >>> exp.top(10)[["name", "mean_abs_shap", "direction", "cv_top_k_share"]]  # doctest: +SKIP
     """

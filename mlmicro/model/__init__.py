@@ -5,6 +5,7 @@ from mlmicro.model.apply import Applied, PipelineRunner, apply_pipeline
 from mlmicro.model.bundle import ModelVersionWarning, read_bundle, read_card, save_model
 from mlmicro.model.card import ModelCard, library_versions
 from mlmicro.model.labels import Target, Task, make_target
+from mlmicro.model.legacy import convert_legacy_bundle
 from mlmicro.model.model import Model, TrainingData, load_model
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Task",
     "TrainingData",
     "apply_pipeline",
+    "convert_legacy_bundle",
     "library_versions",
     "load_model",
     "make_target",

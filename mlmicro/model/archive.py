@@ -276,6 +276,7 @@ def read_archive(
     *,
     max_member_bytes: int = MAX_MEMBER_BYTES,
     max_total_bytes: int = MAX_TOTAL_BYTES,
+    where: str | None = None,
 ) -> dict[str, bytes]:
     """Read every member of an archive made by :func:`write_archive`.
 
@@ -290,6 +291,8 @@ def read_archive(
     max_member_bytes, max_total_bytes : int
         Limits on one member and on all members together (decompressed); the
         archive file itself may not exceed ``max_total_bytes`` either.
+    where : str, optional
+        Names the archive in error messages (default: the path, or "the archive bytes").
 
     Returns
     -------
@@ -302,7 +305,7 @@ def read_archive(
         If the file is missing, not a zip archive, or breaks any rule of the
         module docstring.
     """
-    where = _where(source)
+    where = where or _where(source)
     data = _read_source(source, max_total_bytes)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))

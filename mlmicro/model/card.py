@@ -28,8 +28,8 @@ __all__ = [
 
 #: The ``format`` field of every mlmicro model card.
 BUNDLE_FORMAT = "mlmicro-model"
-#: Version of the bundle file layout.
-BUNDLE_VERSION = 1
+#: Version of the bundle file layout (1: joblib pickle; 2: data-only archive).
+BUNDLE_VERSION = 2
 #: Version of the card's JSON schema (fields and their meaning).
 CARD_SCHEMA_VERSION = 2
 
@@ -79,7 +79,8 @@ class ModelCard:
     name : str or None
         The bundle's name (set when saved).
     bundle : dict or None
-        The saved file and its SHA-256 (set when saved).
+        The saved file, its archive format and the id of the key that signed it
+        (set when saved).
     """
 
     task: Task

@@ -8,48 +8,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 from sklearn.pipeline import Pipeline
 
 from mlmicro.model.apply import Applied, apply_pipeline
-from mlmicro.model.bundle import BundleContents, read_bundle, save_model
+from mlmicro.model.bundle import BundleContents, KeyLike, read_bundle, save_model
 from mlmicro.model.card import ModelCard
 from mlmicro.model.labels import Task
+from mlmicro.model.signing import SignatureInfo
+from mlmicro.model.training_data import TrainingData
 
 __all__ = ["Model", "TrainingData", "load_model"]
-
-
-class TrainingData:
-    """The training cohort kept in a bundle, at the model's rank (sparse).
-
-    Attributes
-    ----------
-    matrix : scipy.sparse.csr_matrix
-        Samples x taxa abundances after rank collapse, before filtering.
-    sample_ids : list of str
-    taxa : list of str
-        Canonical lineages (the model's input schema).
-    y : list of str
-        Class label per sample.
-    """
-
-    def __init__(self, table: pd.DataFrame, y: pd.Series) -> None:
-        self.matrix = sparse.csr_matrix(table.to_numpy(dtype=np.float64))
-        self.sample_ids = [str(s) for s in table.index]
-        self.taxa = [str(c) for c in table.columns]
-        self.y = [str(v) for v in y]
-
-    def table(self) -> pd.DataFrame:
-        """Return the training table as a dense DataFrame."""
-        return pd.DataFrame(
-            self.matrix.toarray(),
-            index=pd.Index(self.sample_ids, name="sample_id"),
-            columns=pd.Index(self.taxa, dtype=object),
-        )
-
-    def labels(self) -> pd.Series:
-        """Return the class label per training sample."""
-        return pd.Series(self.y, index=pd.Index(self.sample_ids, name="sample_id"), name="label")
 
 
 class Model:
@@ -68,6 +36,9 @@ class Model:
         Cross-validation results (out-of-fold predictions, fold importances).
     training : TrainingData or None
         The training cohort at the model's rank, for explanations.
+    provenance : SignatureInfo or None
+        For a loaded model: whether its bundle was signed, by which key id, and
+        whether the signature was verified (``None`` for a model trained here).
     """
 
     def __init__(
@@ -77,17 +48,23 @@ class Model:
         card: ModelCard,
         cv: Any = None,
         training: TrainingData | None = None,
+        provenance: SignatureInfo | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.card = card
         self.cv = cv
         self.training = training
+        self.provenance = provenance
 
     @classmethod
     def from_bundle(cls, contents: BundleContents) -> Model:
         """Build a model from what :func:`mlmicro.model.bundle.read_bundle` read."""
         return cls(
-            contents.pipeline, card=contents.card, cv=contents.cv, training=contents.training
+            contents.pipeline,
+            card=contents.card,
+            cv=contents.cv,
+            training=contents.training,
+            provenance=contents.provenance,
         )
 
     # ------------------------------------------------------------------- task
@@ -211,9 +188,13 @@ class Model:
             return pd.DataFrame()
         return self.cv.oof.copy()
 
-    def save(self, path: str | Path) -> Path:
-        """Save the bundle (``.joblib``) and its model card (``.json``); see :func:`save_model`."""
-        return save_model(self, path)
+    def save(self, path: str | Path, *, key: KeyLike | None = None) -> Path:
+        """Save the bundle (``.mlmodel``) and a card copy (``.json``); see :func:`save_model`.
+
+        With a signing key (``key``, or ``MLMICRO_SIGNING_KEY`` / ``MLMICRO_SIGNING_KEY_FILE``)
+        the bundle is signed.
+        """
+        return save_model(self, path, key=key)
 
     def __repr__(self) -> str:
         auc = self.card.metric("roc_auc")
@@ -228,18 +209,22 @@ class Model:
         )
 
 
-def load_model(path: str | Path, *, verify: bool = True) -> Model:
+def load_model(path: str | Path, *, key: KeyLike | None = None) -> Model:
     """Load a model saved by :meth:`Model.save` or ``mlmicro train``.
 
-    The SHA-256 recorded in the model card is checked before the bundle is
-    read; a mismatch is refused (see :func:`mlmicro.model.bundle.read_bundle`).
+    The bundle is read once and parsed as data; nothing in it is executed. Its
+    members are checked against their SHA-256 and, with a signing key, against
+    the signature (see :func:`mlmicro.model.bundle.read_bundle`).
+    :attr:`Model.provenance` says whether it was signed and by which key id.
 
     Parameters
     ----------
     path : str or pathlib.Path
-        The ``.joblib`` bundle or its ``.json`` card.
-    verify : bool
-        Check the digest (leave on unless you made the file yourself).
+        The ``.mlmodel`` bundle (or the ``.json`` card copy beside it).
+    key : bytes, str, path or None
+        Signing key: raw bytes, key text or a key file; ``None`` reads
+        ``MLMICRO_SIGNING_KEY`` / ``MLMICRO_SIGNING_KEY_FILE``. With a key, only
+        bundles signed by it load.
 
     Returns
     -------
@@ -248,7 +233,13 @@ def load_model(path: str | Path, *, verify: bool = True) -> Model:
     Raises
     ------
     ModelBundleError
-        If the file is missing, not a bundle, tampered with, or of an
-        incompatible bundle format.
+        If the file is missing, not a bundle, an old joblib bundle (the message
+        names ``mlmicro convert``), damaged or tampered with.
+
+    Examples
+    --------
+    >>> model = load_model("models/model.mlmodel")  # doctest: +SKIP
+    >>> model.provenance.describe()  # doctest: +SKIP
+    'signed by key 9f9f5111, verified'
     """
-    return Model.from_bundle(read_bundle(path, verify=verify))
+    return Model.from_bundle(read_bundle(path, key=key))

@@ -8,6 +8,7 @@
 from mlmicro.predict.batch import (
     PredictionResult,
     PredictionRun,
+    as_model,
     predict_file,
     predict_table,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "PredictionRun",
     "PredictionWarning",
     "Validation",
+    "as_model",
     "cohort_labels",
     "coverage_report",
     "predict_file",

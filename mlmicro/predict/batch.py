@@ -67,6 +67,7 @@ __all__ = [
     "PredictionResult",
     "PredictionRun",
     "Predictor",
+    "as_model",
     "predict_table",
     "predict_file",
     "top_contributions",
@@ -74,13 +75,21 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- model
-def _as_model(model: Model | str | os.PathLike[str]) -> Model:
+def as_model(model: Model | str | os.PathLike[str]) -> Model:
+    """Return ``model``, or load it from a bundle path (see :func:`mlmicro.load_model`).
+
+    Raises
+    ------
+    ModelBundleError
+        If the path is a file with a table's extension (MODEL and TABLE swapped), or the
+        bundle cannot be loaded.
+    """
     if isinstance(model, Model):
         return model
     path = Path(model)
-    if path.suffix.lower() not in (".joblib", ".json", "") and path.is_file():
+    if path.suffix.lower() not in (".mlmodel", ".joblib", ".json", "") and path.is_file():
         raise ModelBundleError(
-            f"{path} is not a model bundle: pass the .joblib file that mlmicro train saved "
+            f"{path} is not a model bundle: pass the .mlmodel file that mlmicro train saved "
             "(MODEL comes before TABLE)."
         )
     return load_model(path)
@@ -284,7 +293,7 @@ def predict_table(
     Parameters
     ----------
     model : Model or path
-        A model, or a saved bundle (digest-checked; see :func:`mlmicro.load_model`).
+        A model, or a saved bundle (see :func:`mlmicro.load_model`).
     table : pandas.DataFrame
         Samples x taxa, in any lineage style and at or below the model's rank
         (see :mod:`mlmicro.alignment`).
@@ -317,11 +326,11 @@ def predict_table(
 
     Examples
     --------
-    >>> result = predict_table(load_model("models/cd.joblib"), table)  # doctest: +SKIP
+    >>> result = predict_table(load_model("models/cd.mlmodel"), table)  # doctest: +SKIP
     >>> print(result.coverage.format())  # doctest: +SKIP
     >>> result.predictions["probability_CD"]  # doctest: +SKIP
     """
-    model = _as_model(model)
+    model = as_model(model)
     _check_top_strains(model, top_strains)
     values = frame_values(table)
     if not table.index.is_unique:
@@ -435,7 +444,7 @@ def predict_file(
     started = time.perf_counter()
     keep = None if samples is None else set(map(str, samples))
     output = check_output_path(output, force=force, inputs=[table, metadata, model, taxonomy])
-    model = _as_model(model)
+    model = as_model(model)
     _check_top_strains(model, top_strains)
     threads = _threads(jobs)
     labels = _labels_from(model, metadata, label, sample_id_column, positive, negative)

@@ -1,0 +1,67 @@
+"""The training cohort a model keeps for explanations, at the model's rank."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+__all__ = ["TrainingData"]
+
+
+class TrainingData:
+    """The training cohort kept in a bundle, at the model's rank (sparse).
+
+    Attributes
+    ----------
+    matrix : scipy.sparse.csr_matrix
+        Samples x taxa abundances after rank collapse, before filtering.
+    sample_ids : list of str
+    taxa : list of str
+        Canonical lineages (the model's input schema).
+    y : list of str
+        Class label per sample.
+
+    Examples
+    --------
+    >>> data = TrainingData(pd.DataFrame({"k__A": [1.0, 0.0]}, index=["s1", "s2"]),
+    ...                     pd.Series(["CD", "control"]))
+    >>> data.table().shape, data.y
+    ((2, 1), ['CD', 'control'])
+    """
+
+    def __init__(self, table: pd.DataFrame, y: Sequence[object] | pd.Series) -> None:
+        self.matrix = sparse.csr_matrix(table.to_numpy(dtype=np.float64))
+        self.sample_ids = [str(s) for s in table.index]
+        self.taxa = [str(c) for c in table.columns]
+        self.y = [str(v) for v in y]
+
+    @classmethod
+    def from_parts(
+        cls,
+        matrix: sparse.csr_matrix,
+        sample_ids: Sequence[str],
+        taxa: Sequence[str],
+        y: Sequence[str],
+    ) -> TrainingData:
+        """Build from a CSR matrix and its labels (as stored in a bundle), without copying."""
+        data = cls.__new__(cls)
+        data.matrix = matrix
+        data.sample_ids = [str(s) for s in sample_ids]
+        data.taxa = [str(t) for t in taxa]
+        data.y = [str(v) for v in y]
+        return data
+
+    def table(self) -> pd.DataFrame:
+        """Return the training table as a dense DataFrame."""
+        return pd.DataFrame(
+            self.matrix.toarray(),
+            index=pd.Index(self.sample_ids, name="sample_id"),
+            columns=pd.Index(self.taxa, dtype=object),
+        )
+
+    def labels(self) -> pd.Series:
+        """Return the class label per training sample."""
+        return pd.Series(self.y, index=pd.Index(self.sample_ids, name="sample_id"), name="label")
