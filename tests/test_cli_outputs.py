@@ -68,7 +68,7 @@ TRAIN = ["--label", "diagnosis", "--positive", "CD", "--config", "fast", "--no-p
 @pytest.mark.parametrize("force", [[], ["--force"]])
 def test_no_command_overwrites_its_input(files, force):
     table, metadata, bundle = files["table"], files["metadata"], files["bundle"]
-    card_named = files["folder"] / "cohort.json"  # a table whose name a model card would take
+    card_named = files["folder"] / "cohort.card.json"  # a table whose name a model card would take
     card_named.write_bytes(table.read_bytes())
     before = {p: digest(p) for p in (table, metadata, bundle, card_named)}
     cases = [

@@ -14,6 +14,7 @@ from mlmicro.cli._common import (
     FORMAT_HELP,
     MODEL_HELP,
     WHERE_HELP,
+    check_output,
     describe_provenance,
     selected_samples,
 )
@@ -104,6 +105,8 @@ def predict(
     def show_coverage(report: CoverageReport) -> None:
         _say(report.format())
 
+    if output is not None:  # before anything is read: never an input, --force or not
+        check_output(output, force=force, inputs=[model, table, metadata, taxonomy])
     selection = selected_samples(where, metadata, sample_id_column)
     if selection is not None:
         _say(selection.format())
