@@ -46,6 +46,7 @@ class _Saveable(Protocol):
     cv: Any
     training: Any
     card: ModelCard
+    trust: Any
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class BundleContents:
     card: ModelCard
     cv: Any
     training: Any
+    trust: dict[str, Any] | None = None
 
 
 def card_path(path: str | Path) -> Path:
@@ -125,6 +127,7 @@ def save_model(model: _Saveable, path: str | Path) -> Path:
         "pipeline": model.pipeline,
         "cv": model.cv,
         "training": model.training,
+        "trust": None if model.trust is None else model.trust.to_dict(),
         "card": card.to_dict(),
     }
     with _temporary_beside(bundle_path) as tmp_bundle, _temporary_beside(json_path) as tmp_card:
@@ -226,6 +229,7 @@ def read_bundle(path: str | Path, *, verify: bool = True) -> BundleContents:
         card=card,
         cv=payload.get("cv"),
         training=payload.get("training"),
+        trust=payload.get("trust"),
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from mlmicro.exceptions import ModelBundleError
 from mlmicro.model.labels import Task
+from mlmicro.model.trust import TrustReport
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -80,6 +81,9 @@ class ModelCard:
         The bundle's name (set when saved).
     bundle : dict or None
         The saved file and its SHA-256 (set when saved).
+    trust : TrustReport or None
+        Calibration, operating point and applicability domain measured in CV,
+        and any recalibration for a new site.
     """
 
     task: Task
@@ -96,6 +100,7 @@ class ModelCard:
     dropped: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
     bundle: dict[str, Any] | None = None
+    trust: TrustReport | None = None
 
     @property
     def classes(self) -> list[str]:
@@ -143,6 +148,7 @@ class ModelCard:
             "training_table": self.training_table,
             "versions": self.versions,
             "bundle": self.bundle,
+            "trust": None if self.trust is None else self.trust.to_dict(),
         }
 
     @classmethod
@@ -180,6 +186,7 @@ class ModelCard:
                 dropped=dict(data.get("dropped") or {}),
                 name=data.get("name"),
                 bundle=data.get("bundle"),
+                trust=None if data.get("trust") is None else TrustReport.from_dict(data["trust"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelBundleError(
