@@ -179,7 +179,7 @@ class DomainModel:
         )
 
     def summary(self) -> dict[str, Any]:
-        """What the model card records: metric, k, cutoff and reference size."""
+        """Return what the model card records: metric, k, cutoff and reference size."""
         return {
             "metric": self.metric,
             "k": self.k,

@@ -283,7 +283,7 @@ def oof_positive(oof: pd.DataFrame, positive_class: str) -> pd.DataFrame:
 
 
 def rank_view(rank_step: Any, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """A table at a fitted rank step's taxa, and each sample's share on them."""
+    """Return a table at a fitted rank step's taxa, and each sample's share on them."""
     values = frame_values(table)
     alignment = rank_step.align(list(table.columns), values.sum(axis=0))
     abundance = alignment.apply(values)

@@ -57,6 +57,7 @@ from mlmicro.io.frames import frame_values
 from mlmicro.model.apply import Applied, PipelineRunner
 from mlmicro.model.contributions import supports_contributions
 from mlmicro.model.model import Model, load_model
+from mlmicro.model.trust import Trust
 from mlmicro.predict.coverage import (
     DEFAULT_MIN_COVERAGE,
     AbundanceTally,
@@ -64,7 +65,6 @@ from mlmicro.predict.coverage import (
     check_coverage,
     feature_coverage,
 )
-from mlmicro.model.trust import Trust
 from mlmicro.predict.memory import reuse_freed_blocks
 from mlmicro.predict.trust import DomainTally, TrustSummary, model_trust
 from mlmicro.predict.validation import LabelTally, Validation, cohort_labels

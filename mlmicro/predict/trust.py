@@ -32,6 +32,7 @@ __all__ = [
     "operating_rates",
 ]
 
+
 class OutOfDomainWarning(PredictionWarning):
     """Many samples of a cohort lie outside the model's applicability domain."""
 
@@ -41,7 +42,7 @@ DOMAIN_WARNING_SHARE = 0.2
 
 
 def model_trust(model: Model, threshold: float | None = None) -> Trust | None:
-    """The model's trust state, deciding at ``threshold`` when one is given.
+    """Return the model's trust state, deciding at ``threshold`` when one is given.
 
     Raises
     ------
@@ -55,8 +56,7 @@ def model_trust(model: Model, threshold: float | None = None) -> Trust | None:
         raise ConfigError(f"--threshold must lie in [0, 1], not {threshold}.")
     if model.positive_class is None or len(model.classes) != 2:
         raise ConfigError(
-            "--threshold needs a binary model; a multiclass model predicts its most probable "
-            "class."
+            "--threshold needs a binary model; a multiclass model predicts its most probable class."
         )
     if trust is None:
         trust = Trust(classes=tuple(model.classes), positive_class=model.positive_class)
@@ -76,7 +76,8 @@ def operating_rates(model: Model, trust: Trust | None) -> tuple[float, float, st
     if point.rule != "fixed":
         if report is not None and report.recalibrations:
             last = report.recalibrations[-1]
-            return point.sensitivity, point.specificity, f"the {last['n_fit']} recalibration samples"
+            where = f"the {last['n_fit']} recalibration samples"
+            return point.sensitivity, point.specificity, where
         if report is not None and report.crossfit:
             return (
                 report.crossfit["sensitivity"],
@@ -185,9 +186,7 @@ class TrustSummary:
             lines.append(line)
             if self.rates is not None:
                 sens, spec, source = self.rates
-                lines.append(
-                    f"  sensitivity {sens:.3f}, specificity {spec:.3f} (on {source})"
-                )
+                lines.append(f"  sensitivity {sens:.3f}, specificity {spec:.3f} (on {source})")
         else:
             lines.append("labels: the most probable class")
         values = self.predictive_values
