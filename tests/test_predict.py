@@ -21,7 +21,6 @@ from mlmicro.predict import (
 )
 from mlmicro.taxonomy import collapse_to_rank, display_name
 
-
 # the "new" cohorts are simulated with other seeds: other taxa and baselines, so out of the
 # training cohort's applicability domain (tested in tests/test_trust.py)
 pytestmark = pytest.mark.filterwarnings("ignore::mlmicro.predict.OutOfDomainWarning")
