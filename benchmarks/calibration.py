@@ -204,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     # 3. the psoriasis skin model on the other MetAML cohorts' stool samples
     model, _, _ = models["MetAML psoriasis skin (species)"]
     table, meta = read_metaml(root / "metaml" / "abundance.txt.bz2")
-    gut = meta[(meta["dataset_name"] != "Psoriasis_2014") & (meta["bodysite"] == "stool")]
+    others = meta[meta["dataset_name"] != "Psoriasis_2014"]
+    gut = others[others["bodysite"].isin(["stool", "mother_faeces", "infant_faeces"])]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OutOfDomainWarning)
         scored = predict_table(model, table.loc[gut.index], min_coverage=0)
@@ -215,9 +216,16 @@ def main(argv: list[str] | None = None) -> int:
         f"({model.card.trust.domain['cv_n']} samples)"
     )
     print(
-        f"other MetAML cohorts' stool samples: {1 - scored.predictions['in_domain'].mean():.1%} "
+        f"other MetAML cohorts' gut samples: {1 - scored.predictions['in_domain'].mean():.1%} "
         f"out of domain ({len(gut)} samples; called {calls})"
     )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDomainWarning)
+        every = predict_table(model, table.loc[others.index], min_coverage=0).predictions
+    by_site = every.join(others["bodysite"]).groupby("bodysite")["in_domain"]
+    sites = pd.DataFrame({"samples": by_site.size(), "out_of_domain": 1 - by_site.mean()})
+    print(f"\nevery other MetAML sample ({len(every)}), by body site:\n")
+    print(markdown(sites.sort_values("samples", ascending=False).head(10).reset_index()))
     print(f"\n({args.config} preset, {time.perf_counter() - started:.0f} s)")
     return 0
 
