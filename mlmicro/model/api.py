@@ -95,7 +95,7 @@ def train(
     calibration: str = DEFAULT_CALIBRATION,
     target_sensitivity: float | None = None,
     target_specificity: float | None = None,
-    domain_metric: str = "aitchison",
+    domain_metric: str = "braycurtis",
     **overrides: Any,
 ) -> Model:
     """Cross-validate a classifier and refit it on all samples.
@@ -141,7 +141,8 @@ def train(
         Choose the decision threshold as the one reaching this sensitivity
         (or specificity) on the out-of-fold predictions; default Youden's J.
     domain_metric : {"aitchison", "braycurtis"}
-        Distance of the applicability-domain check (:mod:`mlmicro.model.domain`).
+        Distance of the applicability-domain check (:mod:`mlmicro.model.domain`);
+        Bray-Curtis by default.
     **overrides
         Configuration fields to override: ``rank``, ``model``, ``seed``,
         ``jobs`` or dotted ``"cv.folds"``-style keys; ``None`` is ignored.

@@ -351,7 +351,7 @@ def fit_trust(
     calibration: str = DEFAULT_CALIBRATION,
     target_sensitivity: float | None = None,
     target_specificity: float | None = None,
-    domain_metric: str = "aitchison",
+    domain_metric: str = "braycurtis",
     seed: int = 0,
 ) -> tuple[Trust, TrustReport]:
     """Fit calibrator, threshold and domain reference from CV; measure what they are worth.
