@@ -144,8 +144,8 @@ def train(
     calibration: Calibration = typer.Option(
         Calibration.sigmoid,
         "--calibration",
-        help="Calibrator fitted on the out-of-fold probabilities (binary tasks). sigmoid had "
-        "the lowest cross-fitted Brier score across the public cohorts.",
+        help="Calibrator fitted on the out-of-fold probabilities (binary tasks). sigmoid "
+        "brought calibration slope and intercept closest to ideal on the public cohorts.",
     ),
     target_sensitivity: float | None = typer.Option(
         None,
