@@ -98,7 +98,7 @@ class OperatingPoint:
     def describe(self) -> str:
         """How the threshold was chosen, in words."""
         if self.rule == "youden":
-            return "Youden's J (largest sensitivity + specificity)"
+            return "Youden's J: largest sensitivity + specificity"
         if self.rule == "sensitivity":
             return f"target sensitivity {self.target:.2f}"
         if self.rule == "specificity":
