@@ -21,6 +21,10 @@ from mlmicro.predict import (
 )
 from mlmicro.taxonomy import collapse_to_rank, display_name
 
+# the "new" cohorts are simulated with other seeds: other taxa and baselines, so out of the
+# training cohort's applicability domain (tested in tests/test_trust.py)
+pytestmark = pytest.mark.filterwarnings("ignore::mlmicro.predict.OutOfDomainWarning")
+
 
 @pytest.fixture(scope="module")
 def cohort():
@@ -59,8 +63,14 @@ def test_predictions_are_the_frozen_pipelines(model, new_cohort):
     result = predict_table(model, new_cohort.table)
     table = result.predictions
     assert table.index.name == "sample_id" and list(table.index) == list(new_cohort.table.index)
-    assert table.columns.tolist() == ["predicted_label", "probability_control", "probability_CD"]
-    expected = model.pipeline.predict_proba(new_cohort.table)
+    assert table.columns.tolist() == [
+        "predicted_label",
+        "probability_control",
+        "probability_CD",
+        "domain_score",
+        "in_domain",
+    ]
+    expected = model.trust.calibrate(model.pipeline.predict_proba(new_cohort.table))
     np.testing.assert_allclose(table[["probability_control", "probability_CD"]], expected)
     assert (table["predicted_label"] == model.predict(new_cohort.table)).all()
     np.testing.assert_allclose(table.filter(like="probability_").sum(axis=1), 1.0, rtol=1e-6)
@@ -155,7 +165,7 @@ def test_top_strains_are_signed_shap_toward_the_positive_class(model, new_cohort
     result = predict_table(model, new_cohort.table, top_strains=k)
     table = result.predictions
     shap_columns = [f"top{i}_shap" for i in range(1, k + 1)]
-    assert table.columns.tolist()[3:] == [
+    assert table.columns.tolist()[5:] == [
         name for i in range(1, k + 1) for name in (f"top{i}_taxon", f"top{i}_shap")
     ]
     magnitude = table[shap_columns].abs().to_numpy()
@@ -166,9 +176,11 @@ def test_top_strains_are_signed_shap_toward_the_positive_class(model, new_cohort
     j = names.index(first["top1_taxon"])
     assert first["top1_shap"] == pytest.approx(values[0, j], rel=1e-9)
     assert np.abs(values[0]).max() == pytest.approx(abs(first["top1_shap"]), rel=1e-9)
-    # SHAP values add up to the log-odds of the positive class
+    # SHAP values add up to the classifier's log-odds of the positive class (before calibration)
     margin = base + values.sum(axis=1)
-    np.testing.assert_allclose(1 / (1 + np.exp(-margin)), table["probability_CD"], rtol=1e-5)
+    raw = 1 / (1 + np.exp(-margin))
+    calibrated = model.trust.calibrate(np.column_stack([1 - raw, raw]))[:, 1]
+    np.testing.assert_allclose(calibrated, table["probability_CD"], rtol=1e-5)
 
 
 def test_top_strains_of_every_model_type(cohort, new_cohort):
@@ -224,6 +236,7 @@ def test_external_validation_scores_with_the_cards_label_mapping(model, new_coho
         result.predictions[["probability_control", "probability_CD"]].to_numpy(),
         ["control", "CD"],
         "CD",
+        predicted=result.predictions["predicted_label"].to_numpy(),
     )
     assert validation.metrics == pytest.approx(expected)
     assert validation.label == "diagnosis" and validation.n_samples == len(meta)
@@ -298,7 +311,10 @@ def test_the_one_application_path_is_the_fitted_pipeline(model, new_cohort):
     direct = transform_features(model.pipeline, new_cohort.table)
     np.testing.assert_array_equal(direct.to_numpy(), applied.features)
     np.testing.assert_array_equal(
-        model.pipeline.predict_proba(new_cohort.table), applied.probabilities
+        model.pipeline.predict_proba(new_cohort.table), applied.raw_probabilities
+    )
+    np.testing.assert_array_equal(
+        model.trust.calibrate(applied.raw_probabilities), applied.probabilities
     )
     # the model's own features, fed back, align one to one onto themselves
     own = pd.DataFrame(applied.abundance, index=new_cohort.table.index, columns=model.features)

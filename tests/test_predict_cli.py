@@ -46,6 +46,11 @@ def train(seed: int, **options) -> mlmicro.Model:
     )
 
 
+# the "new" cohorts are simulated with other seeds: other taxa and baselines, so out of the
+# training cohort's applicability domain (tested in tests/test_trust.py)
+pytestmark = pytest.mark.filterwarnings("ignore::mlmicro.predict.OutOfDomainWarning")
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     folder = tmp_path_factory.mktemp("predict_cli")
@@ -81,6 +86,8 @@ def test_predict_to_a_file_with_report_and_validation(setup, tmp_path):
         "predicted_label",
         "probability_control",
         "probability_CD",
+        "domain_score",
+        "in_domain",
         "top1_taxon",
         "top1_shap",
         "top2_taxon",

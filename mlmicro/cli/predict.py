@@ -72,6 +72,20 @@ def predict(
         help="Refuse a cohort carrying less than this share of the model's taxon importance "
         "(0: never refuse).",
     ),
+    threshold: float | None = typer.Option(
+        None,
+        "--threshold",
+        min=0.0,
+        max=1.0,
+        help="Call a sample positive when its calibrated probability reaches this "
+        "(binary models; default: the threshold stored with the model).",
+    ),
+    prevalence: float | None = typer.Option(
+        None,
+        "--prevalence",
+        help="Print PPV and NPV at this prevalence of the positive class (e.g. 0.05), from "
+        "the threshold's sensitivity and specificity.",
+    ),
     chunk_size: int | None = typer.Option(
         None,
         "--chunk-size",
@@ -97,7 +111,9 @@ def predict(
 
     Taxa are matched to the model's across naming styles and ranks; a coverage
     report is printed on standard error, and the cohort is refused when it
-    carries too little of the model (--min-coverage). Without --output the
+    carries too little of the model (--min-coverage). Binary labels are decided
+    by the model's threshold (--threshold overrides); each sample gets an
+    applicability-domain score and an in_domain flag. Without --output the
     predictions are written to standard output as TSV once all are done; every
     message goes to standard error.
     """
@@ -135,6 +151,8 @@ def predict(
             on_coverage=show_coverage,
             reuse_memory=True,  # the command owns its process
             samples=None if selection is None else selection.kept,
+            threshold=threshold,
+            prevalence=prevalence,
         )
         coverage = run.coverage
         if coverage.abundance_share_mean is not None:
@@ -148,6 +166,8 @@ def predict(
                 "were not predicted (empty predicted_label)"
             )
         _say(run.format())
+        if run.trust is not None:
+            _say(run.trust.format())
         if run.validation is not None:
             _say(run.validation.format())
         if output is None:

@@ -32,6 +32,14 @@ class FinalFit(StrEnum):
     dask = "dask"
 
 
+class Calibration(StrEnum):
+    """Calibrators fitted on the out-of-fold probabilities."""
+
+    none = "none"
+    sigmoid = "sigmoid"
+    isotonic = "isotonic"
+
+
 #: Classifier choices (from :data:`mlmicro.choices.CLASSIFIERS`).
 ModelName = StrEnum("ModelName", {name: name for name in CLASSIFIERS})
 
@@ -68,6 +76,8 @@ def format_report(model: Model) -> str:
             "",
             f"label-permutation null: p = {perm['p_value']:.4f} ({perm['n']} permutations)",
         ]
+    if card.trust is not None:
+        lines += ["", *card.trust.format()]
     return "\n".join(lines)
 
 
@@ -129,6 +139,26 @@ def train(
         "--final-fit",
         help="Fit the saved model here (local) or across the Dask workers with xgboost.dask.",
     ),
+    calibration: Calibration = typer.Option(
+        Calibration.sigmoid,
+        "--calibration",
+        help="Calibrator fitted on the out-of-fold probabilities (binary tasks). sigmoid "
+        "brought calibration slope and intercept closest to ideal on the public cohorts.",
+    ),
+    target_sensitivity: float | None = typer.Option(
+        None,
+        "--target-sensitivity",
+        min=0.0,
+        max=1.0,
+        help="Choose the threshold reaching this CV sensitivity (default: Youden's J).",
+    ),
+    target_specificity: float | None = typer.Option(
+        None,
+        "--target-specificity",
+        min=0.0,
+        max=1.0,
+        help="Choose the threshold reaching this CV specificity (default: Youden's J).",
+    ),
     sample_id_column: str | None = typer.Option(
         None, "--sample-id-column", help="Metadata column holding the sample IDs (default: first)."
     ),
@@ -189,6 +219,9 @@ def train(
         scheduler=scheduler,
         device=device.value if device else None,
         final_fit=final_fit.value,
+        calibration=calibration.value,
+        target_sensitivity=target_sensitivity,
+        target_specificity=target_specificity,
         rank=rank,
         model=model.value if model else None,
         seed=seed,

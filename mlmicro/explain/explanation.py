@@ -106,7 +106,7 @@ class Explanation:
         self._views: list[Explanation] | None = None
         # the model's full output (samples, outputs), kept by single-class views
         self._margin = self._base[None, :] + self._values.sum(axis=2) if margin is None else margin
-        # the classifier's own probabilities (the same numbers as mlmicro predict)
+        # the model's probabilities (the same numbers as mlmicro predict)
         self._probabilities = probabilities
         self.unit = unit  # "log-odds" (XGBoost, logistic) or "probability" (random forest)
         self.features = features
@@ -157,10 +157,12 @@ class Explanation:
 
     @property
     def probability(self) -> pd.DataFrame:
-        """Class probabilities: the classifier's own, equal to ``mlmicro predict``'s.
+        """Class probabilities, equal to ``mlmicro predict``'s.
 
-        (Rebuilt from the base value plus the SHAP sum only when the classifier's
-        were not kept; the two agree to float32 precision.)
+        Calibrated when the model has a calibrator (:mod:`mlmicro.model.trust`);
+        the SHAP values explain the classifier's log-odds before calibration.
+        (Rebuilt from the base value plus the SHAP sum, uncalibrated, only when
+        the probabilities were not kept.)
         """
         if self._probabilities is not None:
             return pd.DataFrame(

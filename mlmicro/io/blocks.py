@@ -29,15 +29,12 @@ class BlockWriter:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            fields = [
-                pa.field(
-                    c,
-                    pa.float64()
-                    if c.startswith("probability_") or c.endswith("_shap")
-                    else pa.string(),
-                )
-                for c in columns
-            ]
+            def kind(c: str) -> Any:
+                if c.startswith("probability_") or c.endswith("_shap") or c.endswith("_score"):
+                    return pa.float64()
+                return pa.bool_() if c.startswith("in_") else pa.string()
+
+            fields = [pa.field(c, kind(c)) for c in columns]
             self.schema = pa.schema(fields)
             self.handle: Any = pq.ParquetWriter(path, self.schema)
         elif compress:

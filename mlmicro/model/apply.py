@@ -12,10 +12,14 @@ external validation -- applies a model through :class:`PipelineRunner`:
    probabilities are ``NaN``), never passed on to fail a later step;
 3. every other step of the frozen pipeline runs unchanged, then the
    classifier; exact TreeSHAP contributions, when asked for, are computed on
-   the very features the classifier saw.
+   the very features the classifier saw;
+4. with the model's :class:`~mlmicro.model.trust.Trust` state: the
+   classifier's probability is calibrated, the label is decided by the
+   operating point's threshold and each sample gets an applicability-domain
+   score (:mod:`mlmicro.model.trust`).
 
-So ``pipeline.predict_proba(table)`` and :meth:`PipelineRunner.run` give the
-same probabilities for every predicted sample; nothing is refitted.
+So ``pipeline.predict_proba(table)`` and :attr:`Applied.raw_probabilities`
+are the same for every predicted sample; nothing is refitted.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from sklearn.pipeline import Pipeline
 from mlmicro.alignment import Alignment
 from mlmicro.io.frames import frame_values
 from mlmicro.model.contributions import feature_contributions, is_xgboost
+from mlmicro.model.domain import DomainScores
+from mlmicro.model.trust import Trust, predicted_labels
 
 __all__ = ["Applied", "PipelineRunner", "apply_pipeline"]
 
@@ -58,13 +64,21 @@ class Applied:
         Names of :attr:`features` columns (the pipeline's names before the
         classifier).
     probabilities : numpy.ndarray of shape (n_samples, n_classes)
-        Class probabilities; ``NaN`` rows for samples not predicted.
+        Class probabilities, calibrated when the model has a calibrator;
+        ``NaN`` rows for samples not predicted.
     contributions : numpy.ndarray or None
         Exact TreeSHAP values for the predicted samples, when asked for:
         ``(n_predicted, n_features_used)`` (binary, log-odds of the second
         class) or ``(n_predicted, n_classes, n_features_used)``.
     base : numpy.ndarray or None
         The expected margin the contributions start from.
+    raw_probabilities : numpy.ndarray or None
+        The classifier's own probabilities (before calibration).
+    labels : numpy.ndarray of object or None
+        Predicted class per sample (by the threshold for binary models with an
+        operating point, else the most probable); ``None`` where not predicted.
+    domain : DomainScores or None
+        Applicability-domain scores, when the model has a domain reference.
     """
 
     sample_ids: pd.Index
@@ -76,6 +90,9 @@ class Applied:
     probabilities: np.ndarray
     contributions: np.ndarray | None = None
     base: np.ndarray | None = None
+    raw_probabilities: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    domain: DomainScores | None = None
 
     @property
     def n_unpredicted(self) -> int:
@@ -94,6 +111,12 @@ class PipelineRunner:
     threads : int, optional
         Threads of the classifier (and of TreeSHAP). The classifier is copied
         when given, so the caller's pipeline is left as it was.
+    trust : Trust, optional
+        Calibrator, operating point and domain reference applied after the
+        classifier (:attr:`mlmicro.Model.trust`).
+    classes : sequence of str, optional
+        Class names in probability-column order, for :attr:`Applied.labels`
+        (default: the trust state's; without either, no labels).
 
     Examples
     --------
@@ -102,8 +125,19 @@ class PipelineRunner:
     >>> applied.probabilities[applied.predicted]  # doctest: +SKIP
     """
 
-    def __init__(self, pipeline: Pipeline, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        threads: int | None = None,
+        trust: Trust | None = None,
+        classes: Sequence[str] | None = None,
+    ) -> None:
         self.pipeline = pipeline
+        self.trust = trust
+        if classes is None and trust is not None:
+            classes = trust.classes
+        self.classes = None if classes is None else [str(c) for c in classes]
         self.rank_step = pipeline[0]
         classifier = pipeline[-1]
         if threads is not None:
@@ -175,6 +209,16 @@ class PipelineRunner:
                 features=frame,
                 threads=self.threads,
             )
+        raw = proba
+        domain = None
+        if self.trust is not None:
+            proba = self.trust.calibrate(raw)
+            labels = self.trust.labels(proba)
+            domain = self.trust.score_domain(abundance, shares)
+        elif self.classes is not None:
+            labels = predicted_labels(proba, self.classes, None, None)
+        else:
+            labels = None
         return Applied(
             sample_ids=pd.Index(table.index.astype(str), dtype=object, name="sample_id"),
             abundance=abundance,
@@ -185,6 +229,9 @@ class PipelineRunner:
             probabilities=proba,
             contributions=values_shap,
             base=base,
+            raw_probabilities=raw,
+            labels=labels,
+            domain=domain,
         )
 
 
@@ -195,8 +242,10 @@ def apply_pipeline(
     contributions: bool = False,
     threads: int | None = None,
     where: str = "the table",
+    trust: Trust | None = None,
+    classes: Sequence[str] | None = None,
 ) -> Applied:
     """Apply a fitted pipeline to a whole table; see :class:`PipelineRunner`."""
-    return PipelineRunner(pipeline, threads=threads).run(
+    return PipelineRunner(pipeline, threads=threads, trust=trust, classes=classes).run(
         table, contributions=contributions, where=where
     )

@@ -68,7 +68,7 @@ MEMBER_PATTERNS: Mapping[int, tuple[re.Pattern[str], ...]] = MappingProxyType(
         1: tuple(
             re.compile(pattern)
             for pattern in (
-                r"(card|model|signature)\.json",
+                r"(card|model|signature|trust)\.json",
                 r"pipeline/state\.json",
                 rf"pipeline/arrays/{_SEGMENT}\.npy",
                 rf"pipeline/blobs/{_SEGMENT}\.(ubj|json)",

@@ -80,6 +80,8 @@ CARD_SUFFIX = ".card.json"
 #: File extension of the old, pickled bundle format (refused by :func:`read_bundle`).
 LEGACY_SUFFIX = ".joblib"
 _MODEL_MEMBER = "model.json"
+#: Calibration, threshold and applicability-domain reference, as plain JSON.
+TRUST_MEMBER = "trust.json"
 _ZIP_MAGIC = b"PK\x03\x04"
 _MIN_KEY_BYTES = 16
 #: A signing key: raw bytes, key text (hex or a passphrase), or the path of a key file.
@@ -95,6 +97,7 @@ class _Saveable(Protocol):
     cv: Any
     training: Any
     card: ModelCard
+    trust: Any
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class BundleContents:
     cv: Any
     training: Any
     provenance: SignatureInfo = SignatureInfo(signed=False, key_id=None, verified=False)
+    trust: dict[str, Any] | None = None
 
 
 def card_path(path: str | Path) -> Path:
@@ -241,6 +245,11 @@ def save_model(model: _Saveable, path: str | Path, *, key: KeyLike | None = None
         **dump_pipeline(model.pipeline),
         **cv_to_members(model.cv),
         **training_to_members(model.training),
+        **(
+            {}
+            if model.trust is None
+            else {TRUST_MEMBER: json_bytes(model.trust.to_dict(), indent=None)}
+        ),
     }
     if signing_key is not None:
         members[SIGNATURE_MEMBER] = signature_member(members, signing_key)
@@ -361,6 +370,13 @@ def read_bundle(path: str | Path, *, key: KeyLike | None = None) -> BundleConten
         pipeline = load_pipeline(members, prefix=PREFIX, source=where)
         cv = cv_from_members(members, classes=card.classes, where=where)
         training = training_from_members(members, where=where)
+        trust = (
+            parse_json(members[TRUST_MEMBER], name=TRUST_MEMBER, where=where)
+            if TRUST_MEMBER in members
+            else None
+        )
+        if trust is not None and not isinstance(trust, dict):
+            raise ModelBundleError(f"{where}: {TRUST_MEMBER} is not a JSON object; refusing it.")
     except ModelBundleError:
         raise
     except _PARSE_ERRORS as exc:
@@ -370,5 +386,10 @@ def read_bundle(path: str | Path, *, key: KeyLike | None = None) -> BundleConten
         ) from None
     _check_consistent(card, pipeline, training, where)
     return BundleContents(
-        pipeline=pipeline, card=card, cv=cv, training=training, provenance=provenance
+        pipeline=pipeline,
+        card=card,
+        cv=cv,
+        training=training,
+        provenance=provenance,
+        trust=trust,
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from mlmicro.exceptions import ModelBundleError
 from mlmicro.model.labels import Task
+from mlmicro.model.trust import TrustReport
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -81,6 +82,10 @@ class ModelCard:
     bundle : dict or None
         The saved file, its archive format and the id of the key that signed it
         (set when saved).
+        The saved file and its SHA-256 (set when saved).
+    trust : TrustReport or None
+        Calibration, operating point and applicability domain measured in CV,
+        and any recalibration for a new site.
     """
 
     task: Task
@@ -97,6 +102,7 @@ class ModelCard:
     dropped: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
     bundle: dict[str, Any] | None = None
+    trust: TrustReport | None = None
 
     @property
     def classes(self) -> list[str]:
@@ -144,6 +150,7 @@ class ModelCard:
             "training_table": self.training_table,
             "versions": self.versions,
             "bundle": self.bundle,
+            "trust": None if self.trust is None else self.trust.to_dict(),
         }
 
     @classmethod
@@ -181,6 +188,7 @@ class ModelCard:
                 dropped=dict(data.get("dropped") or {}),
                 name=data.get("name"),
                 bundle=data.get("bundle"),
+                trust=None if data.get("trust") is None else TrustReport.from_dict(data["trust"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelBundleError(

@@ -29,7 +29,11 @@ METRIC_LABELS: dict[str, str] = {
 
 
 def score(
-    y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str], positive_class: str | None
+    y_true: Sequence[str],
+    proba: np.ndarray,
+    classes: Sequence[str],
+    positive_class: str | None,
+    predicted: Sequence[str] | None = None,
 ) -> dict[str, float]:
     """Score class probabilities.
 
@@ -45,6 +49,9 @@ def score(
         For binary tasks, the class AUROC and AUPRC are computed for. For
         multiclass tasks (``None``), AUROC is the macro one-vs-rest mean and
         AUPRC the macro mean of per-class average precision.
+    predicted : sequence of str, optional
+        Predicted labels for balanced accuracy and MCC (e.g. by a model's
+        threshold); default the most probable class.
 
     Returns
     -------
@@ -62,7 +69,10 @@ def score(
     y = np.asarray(y_true, dtype=object)
     classes = list(classes)
     onehot = (y[:, None] == np.asarray(classes, dtype=object)[None, :]).astype(float)
-    predicted = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
+    if predicted is None:
+        predicted = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
+    else:
+        predicted = np.asarray(predicted, dtype=object)
     out: dict[str, float] = {}
     present = onehot.sum(0) > 0
     if positive_class is not None and len(classes) == 2:

@@ -6,7 +6,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
@@ -16,6 +15,7 @@ from mlmicro.model.card import ModelCard
 from mlmicro.model.labels import Task
 from mlmicro.model.signing import SignatureInfo
 from mlmicro.model.training_data import TrainingData
+from mlmicro.model.trust import Trust, predicted_labels
 
 __all__ = ["Model", "TrainingData", "load_model"]
 
@@ -39,6 +39,9 @@ class Model:
     provenance : SignatureInfo or None
         For a loaded model: whether its bundle was signed, by which key id, and
         whether the signature was verified (``None`` for a model trained here).
+    trust : Trust or None
+        Calibrator, operating point and applicability-domain reference,
+        applied after the classifier (see :mod:`mlmicro.model.trust`).
     """
 
     def __init__(
@@ -49,22 +52,26 @@ class Model:
         cv: Any = None,
         training: TrainingData | None = None,
         provenance: SignatureInfo | None = None,
+        trust: Trust | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.card = card
         self.cv = cv
         self.training = training
         self.provenance = provenance
+        self.trust = trust
 
     @classmethod
     def from_bundle(cls, contents: BundleContents) -> Model:
         """Build a model from what :func:`mlmicro.model.bundle.read_bundle` read."""
+        trust = None if contents.trust is None else Trust.from_dict(contents.trust)
         return cls(
             contents.pipeline,
             card=contents.card,
             cv=contents.cv,
             training=contents.training,
             provenance=contents.provenance,
+            trust=trust,
         )
 
     # ------------------------------------------------------------------- task
@@ -113,7 +120,13 @@ class Model:
         See :class:`mlmicro.model.apply.PipelineRunner`.
         """
         return apply_pipeline(
-            self.pipeline, table, contributions=contributions, threads=threads, where=where
+            self.pipeline,
+            table,
+            contributions=contributions,
+            threads=threads,
+            where=where,
+            trust=self.trust,
+            classes=self.classes,
         )
 
     def predict_proba(self, table: pd.DataFrame) -> pd.DataFrame:
@@ -129,7 +142,8 @@ class Model:
         Returns
         -------
         pandas.DataFrame
-            One ``probability_<class>`` column per class, indexed like ``table``.
+            One ``probability_<class>`` column per class, indexed like ``table``
+            (calibrated when the model has a calibrator, see :attr:`trust`).
             A sample with no abundance on any model taxon is not predicted: its
             row is ``NaN`` (with a warning that names it).
         """
@@ -150,11 +164,16 @@ class Model:
         )
 
     def predict(self, table: pd.DataFrame) -> pd.Series:
-        """Predicted class per sample: the most probable (``None`` where not predicted)."""
+        """Predicted class per sample (``None`` where not predicted).
+
+        Binary models with an operating point call a sample positive when its
+        calibrated probability reaches the threshold; other models predict the
+        most probable class.
+        """
         proba = self.predict_proba(table).to_numpy()
-        labels = np.full(len(proba), None, dtype=object)
-        done = ~np.isnan(proba).any(axis=1)
-        labels[done] = np.asarray(self.classes, dtype=object)[np.argmax(proba[done], axis=1)]
+        k = None if self.trust is None else self.trust.positive_index
+        threshold = None if self.trust is None else self.trust.threshold
+        labels = predicted_labels(proba, self.classes, k, threshold)
         return pd.Series(labels, index=table.index, name="predicted_label")
 
     def explain(

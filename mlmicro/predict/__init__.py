@@ -2,6 +2,7 @@
 
 * :mod:`mlmicro.predict.coverage` -- how much of a model a cohort carries;
 * :mod:`mlmicro.predict.validation` -- scores against a cohort's known labels;
+* :mod:`mlmicro.predict.trust` -- applicability-domain counts, threshold, PPV / NPV;
 * :mod:`mlmicro.predict.batch` -- :func:`predict_table` and :func:`predict_file`.
 """
 
@@ -18,11 +19,14 @@ from mlmicro.predict.coverage import (
     coverage_report,
     taxon_importance,
 )
+from mlmicro.predict.trust import OutOfDomainWarning, TrustSummary
 from mlmicro.predict.validation import PredictionWarning, Validation, cohort_labels
 
 __all__ = [
     "DEFAULT_MIN_COVERAGE",
     "CoverageReport",
+    "OutOfDomainWarning",
+    "TrustSummary",
     "PredictionResult",
     "PredictionRun",
     "PredictionWarning",

@@ -16,11 +16,16 @@ the cohort carries, and prediction is refused below ``min_coverage``.
 Output
 ------
 One row per sample: ``sample_id``, ``predicted_label`` and
-``probability_<class>`` for each class of the model card. With
+``probability_<class>`` for each class of the model card (calibrated when the
+model has a calibrator; the label of a binary model is decided by its
+threshold, see :mod:`mlmicro.model.trust`), then ``domain_score`` (the
+sample's distance to the training cohort as a percentile of training samples'
+own, :mod:`mlmicro.model.domain`) and ``in_domain``. With
 ``top_strains=K``: ``top1_taxon``, ``top1_shap`` ... ``topK_taxon``,
 ``topK_shap``, the K taxa with the largest exact TreeSHAP values for that
 sample (by magnitude), named for reading (:func:`mlmicro.taxonomy.display_name`).
-SHAP values are in log-odds: positive pushes toward the positive class
+SHAP values are in the classifier's log-odds (before calibration): positive
+pushes toward the positive class
 (binary models) or toward the predicted class (multiclass models). A sample
 whose abundance lies entirely in taxa the model does not know gets no
 prediction (empty label, ``NaN`` probabilities) and is counted in the report.
@@ -52,6 +57,7 @@ from mlmicro.io.frames import frame_values
 from mlmicro.model.apply import Applied, PipelineRunner
 from mlmicro.model.contributions import supports_contributions
 from mlmicro.model.model import Model, load_model
+from mlmicro.model.trust import Trust
 from mlmicro.predict.coverage import (
     DEFAULT_MIN_COVERAGE,
     AbundanceTally,
@@ -60,6 +66,7 @@ from mlmicro.predict.coverage import (
     feature_coverage,
 )
 from mlmicro.predict.memory import reuse_freed_blocks
+from mlmicro.predict.trust import DomainTally, TrustSummary, model_trust
 from mlmicro.predict.validation import LabelTally, Validation, cohort_labels
 from mlmicro.taxonomy import display_names
 
@@ -164,8 +171,12 @@ class Predictor:
         top_strains: int,
         jobs: int,
         where: str = "the table",
+        trust: Trust | None = None,
     ) -> None:
-        self.runner = PipelineRunner(model.pipeline, threads=jobs)
+        self.runner = PipelineRunner(
+            model.pipeline, threads=jobs, trust=trust, classes=model.classes
+        )
+        self.domain = trust is not None and trust.domain is not None
         self.alignment = alignment
         self.where = where
         self.classes = list(model.classes)
@@ -174,6 +185,7 @@ class Predictor:
         self.columns = (
             ["sample_id", "predicted_label"]
             + [f"probability_{c}" for c in self.classes]
+            + (["domain_score", "in_domain"] if self.domain else [])
             + [f"top{i}_{part}" for i in range(1, self.top + 1) for part in ("taxon", "shap")]
         )
 
@@ -185,15 +197,18 @@ class Predictor:
         ok = applied.predicted
         n = len(block)
         proba = applied.probabilities
-        labels = np.full(n, None, dtype=object)
-        predicted = np.argmax(proba[ok], axis=1)
-        labels[ok] = np.asarray(self.classes, dtype=object)[predicted]
+        labels = applied.labels
+        names = {c: i for i, c in enumerate(self.classes)}
+        predicted = np.array([names[c] for c in labels[ok]], dtype=np.int64)
         out: dict[str, Any] = {
             "sample_id": applied.sample_ids.to_numpy(),
             "predicted_label": labels,
         }
         for j, name in enumerate(self.classes):
             out[f"probability_{name}"] = proba[:, j]
+        if self.domain:
+            out["domain_score"] = applied.domain.percentile
+            out["in_domain"] = applied.domain.in_domain
         if self.top:
             top_names = np.full((n, self.top), None, dtype=object)
             top_values = np.full((n, self.top), np.nan)
@@ -219,11 +234,14 @@ class PredictionResult:
     coverage : CoverageReport
     validation : Validation or None
         Scores against known labels, when metadata was given.
+    trust : TrustSummary or None
+        Calibration, threshold, domain counts and predictive values.
     """
 
     predictions: pd.DataFrame
     coverage: CoverageReport
     validation: Validation | None = None
+    trust: TrustSummary | None = None
 
 
 @dataclass(frozen=True)
@@ -242,6 +260,8 @@ class PredictionRun:
     validation : Validation or None
     seconds : float
         Wall time.
+    trust : TrustSummary or None
+        Calibration, threshold, domain counts and predictive values.
     """
 
     output: Path
@@ -250,6 +270,7 @@ class PredictionRun:
     coverage: CoverageReport
     validation: Validation | None
     seconds: float
+    trust: TrustSummary | None = None
 
     def format(self) -> str:
         """One line: how many samples were predicted as what."""
@@ -287,6 +308,8 @@ def predict_table(
     top_strains: int = 0,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
     jobs: int = 1,
+    threshold: float | None = None,
+    prevalence: float | None = None,
 ) -> PredictionResult:
     """Predict a cohort held in memory.
 
@@ -312,6 +335,11 @@ def predict_table(
         taxon importance (see the module notes); 0 never refuses.
     jobs : int
         Classifier threads (-1: all cores).
+    threshold : float, optional
+        Decide binary labels at this (calibrated) probability instead of the
+        model's stored threshold.
+    prevalence : float, optional
+        Give PPV and NPV at this prevalence (:attr:`PredictionResult.trust`).
 
     Returns
     -------
@@ -343,21 +371,27 @@ def predict_table(
     alignment = model.pipeline[0].align(list(table.columns), values.sum(axis=0))
     report = feature_coverage(model, alignment, min_coverage)
     check_coverage(report, alignment, "the table")
-    predictor = Predictor(model, alignment, top_strains=top_strains, jobs=_threads(jobs))
-    abundance, scored = AbundanceTally(), LabelTally(labels, model.classes)
+    trust = model_trust(model, threshold)
+    predictor = Predictor(
+        model, alignment, top_strains=top_strains, jobs=_threads(jobs), trust=trust
+    )
+    abundance, scored, domain = AbundanceTally(), LabelTally(labels, model.classes), DomainTally()
     parts = []
     step = auto_chunk_size(table.shape[1])
     for start in range(0, len(table), step):
         out, applied = predictor.predict(table.iloc[start : start + step])
         abundance.add(applied.abundance_share, applied.n_unpredicted)
         scored.add(out)
+        domain.add(applied)
         parts.append(out)
     predictions = pd.concat(parts, ignore_index=True).set_index("sample_id")
     predictions.index = pd.Index(predictions.index, dtype="str", name="sample_id")
+    domain.warn("the table")
     return PredictionResult(
         predictions=predictions,
         coverage=abundance.finish(report),
         validation=scored.finish(model),
+        trust=TrustSummary.of(model, trust, domain, prevalence),
     )
 
 
@@ -384,6 +418,8 @@ def predict_file(
     on_coverage: Any = None,
     reuse_memory: bool = False,
     samples: Collection[str] | None = None,
+    threshold: float | None = None,
+    prevalence: float | None = None,
 ) -> PredictionRun:
     """Predict a table file block by block and write the predictions file.
 
@@ -428,6 +464,8 @@ def predict_file(
         Let the C allocator keep freed block buffers for the next block
         (:func:`mlmicro.predict.memory.reuse_freed_blocks`; process-wide while
         the run lasts, so off unless the caller owns the process).
+    threshold, prevalence : float, optional
+        See :func:`predict_table`.
 
     Returns
     -------
@@ -446,6 +484,9 @@ def predict_file(
     output = check_output_path(output, force=force, inputs=[table, metadata, model, taxonomy])
     model = as_model(model)
     _check_top_strains(model, top_strains)
+    trust = model_trust(model, threshold)
+    if prevalence is not None:
+        TrustSummary.of(model, trust, DomainTally(), prevalence)  # refuse a bad one first
     threads = _threads(jobs)
     labels = _labels_from(model, metadata, label, sample_id_column, positive, negative)
     chunks = read_table_chunks(
@@ -461,8 +502,10 @@ def predict_file(
     check_coverage(report, alignment, str(table))
     if on_coverage is not None:
         on_coverage(report)
-    predictor = Predictor(model, alignment, top_strains=top_strains, jobs=threads, where=str(table))
-    abundance, scored = AbundanceTally(), LabelTally(labels, model.classes)
+    predictor = Predictor(
+        model, alignment, top_strains=top_strains, jobs=threads, where=str(table), trust=trust
+    )
+    abundance, scored, domain = AbundanceTally(), LabelTally(labels, model.classes), DomainTally()
     counts = dict.fromkeys(model.classes, 0)
     stream: Iterable[pd.DataFrame] = chain([first], blocks)
     bar = tqdm(
@@ -487,12 +530,14 @@ def predict_file(
                 writer.write(out)
                 abundance.add(applied.abundance_share, applied.n_unpredicted)
                 scored.add(out)
+                domain.add(applied)
                 for name, count in out["predicted_label"].value_counts().items():
                     counts[str(name)] += int(count)
                 n_samples += len(out)
                 bar.update(len(out))
         finally:
             writer.close()
+    domain.warn(str(table))
     return PredictionRun(
         output=output,
         n_samples=n_samples,
@@ -500,4 +545,5 @@ def predict_file(
         coverage=abundance.finish(report),
         validation=scored.finish(model),
         seconds=time.perf_counter() - started,
+        trust=TrustSummary.of(model, trust, domain, prevalence),
     )

@@ -94,6 +94,7 @@ class LabelTally:
         self.labels = labels
         self.ids: list[np.ndarray] = []
         self.proba: list[np.ndarray] = []
+        self.predicted: list[np.ndarray] = []
         self.columns = [f"probability_{c}" for c in classes]
 
     def add(self, out: pd.DataFrame) -> None:
@@ -105,6 +106,7 @@ class LabelTally:
         if mask.any():
             self.ids.append(out["sample_id"].to_numpy()[mask])
             self.proba.append(out[self.columns].to_numpy(dtype=np.float64)[mask])
+            self.predicted.append(out["predicted_label"].to_numpy(dtype=object)[mask])
 
     def finish(self, model: Model) -> Validation | None:
         """Score the kept rows; ``None`` without labels."""
@@ -122,7 +124,8 @@ class LabelTally:
             return None
         proba = np.concatenate(self.proba)
         y = self.labels.loc[ids].to_numpy()
-        metrics = score(y, proba, model.classes, model.positive_class)
+        predicted = np.concatenate(self.predicted)
+        metrics = score(y, proba, model.classes, model.positive_class, predicted=predicted)
         counts = pd.Series(y).value_counts()
         return Validation(
             label=str(self.labels.name),

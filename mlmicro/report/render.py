@@ -52,6 +52,7 @@ from mlmicro.model.card import library_versions
 from mlmicro.model.curves import cv_curve_table
 from mlmicro.model.metrics import METRIC_LABELS
 from mlmicro.report.page import CSS, PAGE, SCRIPT
+from mlmicro.report.trust import trust_sections
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -306,6 +307,7 @@ def render_html(
         _glance_section(explanation),
         _card_section(model, explanation),
         _cv_section(model, curves),
+        *(_section(*part) for part in trust_sections(model)),
     ]
     for view in explanation.views():
         sections.append(_taxa_section(view, top=top, multiclass=explanation.is_multiclass))
