@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from mlmicro.exceptions import ModelBundleError
 from mlmicro.model.apply import Applied, apply_pipeline
 from mlmicro.model.bundle import BundleContents, KeyLike, read_bundle, save_model
 from mlmicro.model.card import ModelCard
@@ -64,7 +65,13 @@ class Model:
     @classmethod
     def from_bundle(cls, contents: BundleContents) -> Model:
         """Build a model from what :func:`mlmicro.model.bundle.read_bundle` read."""
-        trust = None if contents.trust is None else Trust.from_dict(contents.trust)
+        try:
+            trust = None if contents.trust is None else Trust.from_dict(contents.trust)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelBundleError(
+                f"The bundle's calibration and domain record is malformed ({type(exc).__name__}); "
+                "refusing it."
+            ) from None
         return cls(
             contents.pipeline,
             card=contents.card,
