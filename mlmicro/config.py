@@ -152,6 +152,12 @@ class TrainConfig:
             except TaxonomyError as exc:
                 raise ConfigError(str(exc)) from None
         _check_choice("model", self.model, MODEL_NAMES)
+        for section in ("xgboost", "random_forest"):
+            trees = getattr(self, section).get("n_estimators")
+            if trees is not None and (not isinstance(trees, int) or trees < 1):
+                raise ConfigError(
+                    f"{section}.n_estimators must be a whole number of at least 1, got {trees!r}."
+                )
         _check_choice("preprocessing.transform", self.preprocessing.transform, TRANSFORM_NAMES)
         _check_choice("preprocessing.zeros", self.preprocessing.zeros, ZEROS_NAMES)
         if not 0.0 <= self.preprocessing.min_prevalence <= 1.0:

@@ -212,3 +212,29 @@ def test_train_writes_the_out_of_fold_predictions(files, tmp_path):
         + ["--oof", str(files["metadata"]), "--output", str(tmp_path / "n.mlmodel")],
     )
     assert "one of the inputs" in one_line_error(bad)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("no trees", "n_estimators must be a whole number"),
+        ("one taxon", "a classifier needs at least two"),
+        ("filter all", "would remove every taxon"),
+    ],
+)
+def test_tables_and_configs_no_model_can_learn_from_are_refused(change, message):
+    from mlmicro.exceptions import ConfigError
+
+    cohort = simulate_cohort(n_subjects=20, seed=9)
+    table = cohort.table.copy()
+    options = dict(label="diagnosis", positive=["CD"], group="subject_id", jobs=1)
+    if change == "one taxon":
+        table = table.iloc[:, [0]] + 1.0
+    if change == "filter all":  # no taxon in every sample
+        table.iloc[0, :], table.iloc[1, :] = 0.0, 0.0
+        table.iloc[0, 0], table.iloc[1, 1] = 5.0, 5.0
+        options["preprocessing.min_prevalence"] = 1.0
+    with pytest.raises(ConfigError, match=message):
+        trees = {"n_estimators": 0} if change == "no trees" else {}
+        config = mlmicro.TrainConfig().override(xgboost=trees)
+        mlmicro.train(table, cohort.metadata, config=config, **options)

@@ -44,6 +44,11 @@ class Calibration(StrEnum):
 ModelName = StrEnum("ModelName", {name: name for name in CLASSIFIERS})
 
 
+def _count(n: int, word: str) -> str:
+    """``1 repeat``, ``5 repeats``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def format_report(model: Model) -> str:
     """Return the plain-text CV summary printed after training."""
     card = model.card
@@ -54,7 +59,8 @@ def format_report(model: Model) -> str:
         f"{model.positive_class or '– (multiclass)'}",
         f"features: {len(card.features)} taxa at {card.rank or 'deepest'} rank, "
         f"{len(card.features_used)} used after filtering",
-        f"cross-validation: {cv['scheme']}, {cv['folds']} folds x {cv['repeats']} repeats",
+        f"cross-validation: {cv['scheme']}, {_count(cv['folds'], 'fold')} x "
+        f"{_count(cv['repeats'], 'repeat')}",
         "",
         f"{'metric':<20}{'mean':>8}{'sd':>8}   95% CI",
     ]
@@ -74,7 +80,14 @@ def format_report(model: Model) -> str:
         perm = cv["permutation"]
         lines += [
             "",
-            f"label-permutation null: p = {perm['p_value']:.4f} ({perm['n']} permutations)",
+            f"label-permutation null: p = {perm['p_value']:.4f} "
+            f"({_count(perm['n'], 'permutation')})"
+            + (
+                f", the smallest p that {perm['n']} permutations can give: no permuted labelling "
+                "scored as high (more permutations resolve smaller p)"
+                if perm["p_value"] <= 1.0 / (perm["n"] + 1) + 1e-12
+                else ""
+            ),
         ]
     if card.trust is not None:
         lines += ["", *card.trust.format()]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mlmicro.config import TrainConfig, load_config
-from mlmicro.exceptions import MetadataError
+from mlmicro.exceptions import ConfigError, MetadataError
 from mlmicro.io import (
     drop_organelles,
     empty_samples,
@@ -32,6 +32,7 @@ from mlmicro.model.parallel import open_runner
 from mlmicro.model.training import cross_validate, fit_final
 from mlmicro.model.trust import DEFAULT_CALIBRATION, fit_trust
 from mlmicro.taxonomy import canonicalize_columns, is_lineage
+from mlmicro.transforms.rank import RankCollapser
 
 __all__ = ["train", "table_fingerprint", "DEFAULT_TASK", "EmptySamplesWarning", "NoLineageWarning"]
 
@@ -80,6 +81,24 @@ def _column(metadata: pd.DataFrame, name: str | None, option: str) -> pd.Series 
             f"(e.g. {', '.join(map(str, missing))}); fill it in or drop those samples."
         )
     return values.astype(str)
+
+
+def _check_learnable(table: pd.DataFrame, config: TrainConfig) -> None:
+    """Refuse, before any fit, a table from which no model can be learned at all."""
+    at_rank = RankCollapser(rank=config.rank).fit_transform(table)
+    if at_rank.shape[1] < 2:
+        raise ConfigError(
+            f"The table has {at_rank.shape[1]} taxon at {config.rank or 'its own'} rank; a "
+            "classifier needs at least two: check the table, or choose a deeper --rank."
+        )
+    threshold = config.preprocessing.min_prevalence
+    prevalence = (at_rank > 0).mean(axis=0)
+    if threshold > 0 and not (prevalence >= threshold).any():
+        raise ConfigError(
+            f"No taxon is present in {threshold:.0%} of the samples (the most prevalent: "
+            f"{prevalence.max():.0%}), so --min-prevalence {threshold} would remove every taxon; "
+            "lower it."
+        )
 
 
 def _resolve_config(
@@ -237,6 +256,7 @@ def train(
         keep = ~table.index.astype(str).isin(empty)
         table = table.loc[keep]
         target = replace(target, y=target.y.loc[table.index], dropped=[*target.dropped, *empty])
+    _check_learnable(table, resolved)
     kept_meta = metadata.loc[target.y.index]
     groups = _column(kept_meta, group, "--group")
     studies = _column(kept_meta, study, "--study")
