@@ -16,13 +16,14 @@ import pandas as pd
 from mlmicro.config import TrainConfig, load_config
 from mlmicro.exceptions import MetadataError
 from mlmicro.io import empty_samples, join_metadata, read_metadata, read_table
+from mlmicro.model.accounting import count_dropped, join_counts
 from mlmicro.model.card import ModelCard
 from mlmicro.model.dask_xgboost import check_final_fit
 from mlmicro.model.device import with_device
-from mlmicro.model.labels import make_target
+from mlmicro.model.labels import label_values, make_target
 from mlmicro.model.model import Model, TrainingData
 from mlmicro.model.parallel import open_runner
-from mlmicro.model.training import cross_validate, fit_final
+from mlmicro.model.training import cross_validate, fit_final, tune_final, tuning_grid
 from mlmicro.taxonomy import canonicalize_columns
 
 __all__ = ["train", "table_fingerprint", "DEFAULT_TASK", "EmptySamplesWarning"]
@@ -168,8 +169,12 @@ def train(
         raise MetadataError("Name the label column with --label (e.g. --label diagnosis).")
     resolved = with_device(_resolve_config(config, overrides), device)
     table = canonicalize_columns(table)
+    joined = join_counts(table, metadata)
     table, metadata = join_metadata(table, metadata)
     target = make_target(metadata, label, positive=positive, negative=negative)
+    labels = label_values(metadata, label)
+    kept_ids = target.y.index
+    joined_table = table
     table = table.loc[target.y.index]
     empty = empty_samples(table)
     if empty:  # real tables have them; no model can learn from a sample without reads
@@ -201,6 +206,15 @@ def train(
             progress=progress,
             runner=runner,
         )
+        final_params = tune_final(
+            table,
+            target.y,
+            classes=target.classes,
+            config=resolved,
+            groups=groups,
+            runner=runner,
+            progress=progress,
+        )
         pipeline = fit_final(
             table,
             target.y,
@@ -209,6 +223,8 @@ def train(
             groups=groups,
             runner=runner,
             final_fit=final_fit,
+            progress=progress,
+            params=final_params,
         )
     rank_table = pd.DataFrame(
         pipeline.named_steps["rank"].transform(table),
@@ -233,6 +249,10 @@ def train(
             "permutation": None
             if cv.permutation is None
             else {k: cv.permutation[k] for k in ("n", "p_value")},
+            "interval": cv.interval,
+            "tuning": None
+            if cv.tuning is None
+            else {"grid": tuning_grid(resolved), "per_fold": cv.tuning, "final": final_params},
         },
         cv_metrics=cv.summary,
         training_table={
@@ -243,11 +263,17 @@ def train(
             "n_taxa": int(table.shape[1]),
         },
         created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        dropped={
-            "samples": len(target.dropped),
-            "sample_ids": target.dropped[:20],
-            "empty_samples": len(empty),
-        },
+        dropped=count_dropped(
+            joined=joined,
+            metadata=metadata,
+            label=label,
+            labelled=labels.index,
+            kept=kept_ids,
+            labels=labels,
+            empty=empty,
+            table=joined_table,
+            rank=resolved.rank,
+        ),
     )
     return Model(
         pipeline,

@@ -15,6 +15,7 @@ from mlmicro.model.apply import Applied, apply_pipeline
 from mlmicro.model.bundle import BundleContents, read_bundle, save_model
 from mlmicro.model.card import ModelCard
 from mlmicro.model.labels import Task
+from mlmicro.model.metrics import format_interval
 
 __all__ = ["Model", "TrainingData", "load_model"]
 
@@ -219,8 +220,7 @@ class Model:
         auc = self.card.metric("roc_auc")
         auc_text = ""
         if auc.get("mean") is not None:
-            lo, hi = auc["ci95"]
-            auc_text = f", CV AUROC {auc['mean']:.3f} (95% CI {lo:.3f}-{hi:.3f})"
+            auc_text = f", CV AUROC {auc['mean']:.3f} (95% CI {format_interval(auc['ci95'])})"
         return (
             f"<mlmicro.Model {self.card.model_type}: {' vs '.join(self.classes)}; "
             f"{self.card.n_samples} samples, {len(self.features)} taxa at "
