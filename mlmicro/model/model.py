@@ -11,13 +11,18 @@ import pandas as pd
 from scipy import sparse
 from sklearn.pipeline import Pipeline
 
-from mlmicro.model.apply import Applied, apply_pipeline
+from mlmicro.model.apply import Applied, PipelineRunner
 from mlmicro.model.bundle import BundleContents, read_bundle, save_model
 from mlmicro.model.card import ModelCard
+from mlmicro.model.insample import TrainingLookup, row_digests
 from mlmicro.model.labels import Task
 from mlmicro.model.metrics import format_interval
 
-__all__ = ["Model", "TrainingData", "load_model"]
+__all__ = ["InSampleWarning", "Model", "TrainingData", "load_model"]
+
+
+class InSampleWarning(UserWarning):
+    """Some samples a model was applied to are its own training samples."""
 
 
 class TrainingData:
@@ -32,13 +37,19 @@ class TrainingData:
         Canonical lineages (the model's input schema).
     y : list of str
         Class label per sample.
+    digests : list of str or None
+        Content digest of each sample's row
+        (:func:`mlmicro.model.insample.row_digests`), by which applying the
+        model recognises its training samples.
     """
 
     def __init__(self, table: pd.DataFrame, y: pd.Series) -> None:
-        self.matrix = sparse.csr_matrix(table.to_numpy(dtype=np.float64))
+        values = table.to_numpy(dtype=np.float64)
+        self.matrix = sparse.csr_matrix(values)
         self.sample_ids = [str(s) for s in table.index]
         self.taxa = [str(c) for c in table.columns]
         self.y = [str(v) for v in y]
+        self.digests = list(row_digests(values))
 
     def table(self) -> pd.DataFrame:
         """Return the training table as a dense DataFrame."""
@@ -124,6 +135,48 @@ class Model:
         return [str(f) for f in self.pipeline[:-1].get_feature_names_out()]
 
     # -------------------------------------------------------------- prediction
+    @property
+    def training_lookup(self) -> TrainingLookup | None:
+        """The training samples' IDs, digests and out-of-fold probabilities (``None``: unknown).
+
+        See :mod:`mlmicro.model.insample`.
+        """
+        cached = self.__dict__.get("_training_lookup")
+        if cached is None and self.training is not None:
+            digests = getattr(self.training, "digests", None)
+            values = self.training.matrix.toarray()
+            if digests is None:  # bundles saved before digests were kept
+                digests = list(row_digests(values))
+            cached = TrainingLookup.build(
+                self.training.sample_ids,
+                digests,
+                None if self.cv is None else self.cv.oof,
+                self.classes,
+                values,
+            )
+            self.__dict__["_training_lookup"] = cached
+        return cached
+
+    def runner(
+        self, *, threads: int | None = None, training_probability: str = "out-of-fold"
+    ) -> PipelineRunner:
+        """Return the model's :class:`~mlmicro.model.apply.PipelineRunner` (knows its training).
+
+        Parameters
+        ----------
+        threads : int, optional
+            Classifier and TreeSHAP threads.
+        training_probability : {"out-of-fold", "model"}
+            What a training sample's probability is: its out-of-fold CV
+            probability (default) or the final model's in-sample one.
+        """
+        return PipelineRunner(
+            self.pipeline,
+            threads=threads,
+            training=self.training_lookup,
+            training_probability=training_probability,
+        )
+
     def apply(
         self,
         table: pd.DataFrame,
@@ -131,13 +184,17 @@ class Model:
         contributions: bool = False,
         threads: int | None = None,
         where: str = "the table",
+        training_probability: str = "out-of-fold",
     ) -> Applied:
         """Apply the frozen pipeline to a cohort (the one path every consumer takes).
 
-        See :class:`mlmicro.model.apply.PipelineRunner`.
+        Training samples (recognised by content) get their out-of-fold CV
+        probability unless ``training_probability="model"``; see
+        :class:`mlmicro.model.apply.PipelineRunner` and
+        :mod:`mlmicro.model.insample`.
         """
-        return apply_pipeline(
-            self.pipeline, table, contributions=contributions, threads=threads, where=where
+        return self.runner(threads=threads, training_probability=training_probability).run(
+            table, contributions=contributions, where=where
         )
 
     def predict_proba(self, table: pd.DataFrame) -> pd.DataFrame:
@@ -155,9 +212,13 @@ class Model:
         pandas.DataFrame
             One ``probability_<class>`` column per class, indexed like ``table``.
             A sample with no abundance on any model taxon is not predicted: its
-            row is ``NaN`` (with a warning that names it).
+            row is ``NaN`` (with a warning that names it). A training sample of
+            this model gets its out-of-fold CV probability, with an
+            :class:`InSampleWarning` that counts them.
         """
         applied = self.apply(table)
+        if applied.n_in_training:
+            warnings.warn(applied.training_message(), InSampleWarning, stacklevel=2)
         if applied.n_unpredicted:
             missing = applied.sample_ids[~applied.predicted]
             shown = ", ".join(repr(s) for s in missing[:5]) + (", ..." if len(missing) > 5 else "")

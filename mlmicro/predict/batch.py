@@ -15,8 +15,11 @@ the cohort carries, and prediction is refused below ``min_coverage``.
 
 Output
 ------
-One row per sample: ``sample_id``, ``predicted_label`` and
-``probability_<class>`` for each class of the model card. With
+One row per sample: ``sample_id``, ``predicted_label``,
+``probability_<class>`` for each class of the model card and
+``probability_source``: ``model``, or ``out-of-fold`` for the model's own
+training samples (recognised by content; :mod:`mlmicro.model.insample`),
+whose probability is their out-of-fold CV probability, not an in-sample one. With
 ``top_strains=K``: ``top1_taxon``, ``top1_shap`` ... ``topK_taxon``,
 ``topK_shap``, the K taxa with the largest exact TreeSHAP values for that
 sample (by magnitude), named for reading (:func:`mlmicro.taxonomy.display_name`).
@@ -60,7 +63,7 @@ from mlmicro.predict.coverage import (
     feature_coverage,
 )
 from mlmicro.predict.memory import reuse_freed_blocks
-from mlmicro.predict.validation import LabelTally, Validation, cohort_labels
+from mlmicro.predict.validation import LabelTally, TrainingTally, Validation, cohort_labels
 from mlmicro.taxonomy import display_names
 
 __all__ = [
@@ -155,8 +158,11 @@ class Predictor:
         top_strains: int,
         jobs: int,
         where: str = "the table",
+        training_probability: str = "out-of-fold",
     ) -> None:
-        self.runner = PipelineRunner(model.pipeline, threads=jobs)
+        self.runner: PipelineRunner = model.runner(
+            threads=jobs, training_probability=training_probability
+        )
         self.alignment = alignment
         self.where = where
         self.classes = list(model.classes)
@@ -165,6 +171,7 @@ class Predictor:
         self.columns = (
             ["sample_id", "predicted_label"]
             + [f"probability_{c}" for c in self.classes]
+            + ["probability_source"]
             + [f"top{i}_{part}" for i in range(1, top_strains + 1) for part in ("taxon", "shap")]
         )
 
@@ -185,6 +192,10 @@ class Predictor:
         }
         for j, name in enumerate(self.classes):
             out[f"probability_{name}"] = proba[:, j]
+        source = applied.probability_source
+        if source is None:
+            source = np.where(ok, "model", None).astype(object)
+        out["probability_source"] = source
         if self.top:
             top_names = np.full((n, self.top), None, dtype=object)
             top_values = np.full((n, self.top), np.nan)
@@ -210,11 +221,15 @@ class PredictionResult:
     coverage : CoverageReport
     validation : Validation or None
         Scores against known labels, when metadata was given.
+    n_in_training : int
+        Predicted samples that are the model's own training samples (their
+        ``probability_source`` is ``out-of-fold`` by default).
     """
 
     predictions: pd.DataFrame
     coverage: CoverageReport
     validation: Validation | None = None
+    n_in_training: int = 0
 
 
 @dataclass(frozen=True)
@@ -233,6 +248,8 @@ class PredictionRun:
     validation : Validation or None
     seconds : float
         Wall time.
+    n_in_training : int
+        Predicted samples that are the model's own training samples.
     """
 
     output: Path
@@ -241,6 +258,7 @@ class PredictionRun:
     coverage: CoverageReport
     validation: Validation | None
     seconds: float
+    n_in_training: int = 0
 
     def format(self) -> str:
         """One line: how many samples were predicted as what."""
@@ -278,6 +296,7 @@ def predict_table(
     top_strains: int = 0,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
     jobs: int = 1,
+    training_probability: str = "out-of-fold",
 ) -> PredictionResult:
     """Predict a cohort held in memory.
 
@@ -303,6 +322,12 @@ def predict_table(
         taxon importance (see the module notes); 0 never refuses.
     jobs : int
         Classifier threads (-1: all cores).
+    training_probability : {"out-of-fold", "model"}
+        What the model's own training samples (recognised by content) get:
+        their out-of-fold CV probability (default) or the final model's
+        in-sample one. Either way an :class:`InSampleWarning` counts them, the
+        ``probability_source`` column says which, and external validation
+        scores only the other samples.
 
     Returns
     -------
@@ -334,21 +359,31 @@ def predict_table(
     alignment = model.pipeline[0].align(list(table.columns), values.sum(axis=0))
     report = feature_coverage(model, alignment, min_coverage)
     check_coverage(report, alignment, "the table")
-    predictor = Predictor(model, alignment, top_strains=top_strains, jobs=_threads(jobs))
+    predictor = Predictor(
+        model,
+        alignment,
+        top_strains=top_strains,
+        jobs=_threads(jobs),
+        training_probability=training_probability,
+    )
     abundance, scored = AbundanceTally(), LabelTally(labels, model.classes)
+    tally = TrainingTally()
     parts = []
     step = auto_chunk_size(table.shape[1])
     for start in range(0, len(table), step):
         out, applied = predictor.predict(table.iloc[start : start + step])
         abundance.add(applied.abundance_share, applied.n_unpredicted)
-        scored.add(out)
+        scored.add(out, applied)
+        tally.add(applied)
         parts.append(out)
     predictions = pd.concat(parts, ignore_index=True).set_index("sample_id")
     predictions.index = pd.Index(predictions.index, dtype="str", name="sample_id")
+    tally.warn()
     return PredictionResult(
         predictions=predictions,
         coverage=abundance.finish(report),
         validation=scored.finish(model),
+        n_in_training=tally.n,
     )
 
 
@@ -374,6 +409,7 @@ def predict_file(
     progress: bool = False,
     on_coverage: Any = None,
     reuse_memory: bool = False,
+    training_probability: str = "out-of-fold",
 ) -> PredictionRun:
     """Predict a table file block by block and write the predictions file.
 
@@ -415,6 +451,8 @@ def predict_file(
         Let the C allocator keep freed block buffers for the next block
         (:func:`mlmicro.predict.memory.reuse_freed_blocks`; process-wide while
         the run lasts, so off unless the caller owns the process).
+    training_probability : {"out-of-fold", "model"}
+        See :func:`predict_table`.
 
     Returns
     -------
@@ -447,8 +485,16 @@ def predict_file(
     check_coverage(report, alignment, str(table))
     if on_coverage is not None:
         on_coverage(report)
-    predictor = Predictor(model, alignment, top_strains=top_strains, jobs=threads, where=str(table))
+    predictor = Predictor(
+        model,
+        alignment,
+        top_strains=top_strains,
+        jobs=threads,
+        where=str(table),
+        training_probability=training_probability,
+    )
     abundance, scored = AbundanceTally(), LabelTally(labels, model.classes)
+    tally = TrainingTally()
     counts = dict.fromkeys(model.classes, 0)
     stream: Iterable[pd.DataFrame] = chain([first], blocks)
     bar = tqdm(
@@ -468,13 +514,15 @@ def predict_file(
                 out, applied = predictor.predict(block)
                 writer.write(out)
                 abundance.add(applied.abundance_share, applied.n_unpredicted)
-                scored.add(out)
+                scored.add(out, applied)
+                tally.add(applied)
                 for name, count in out["predicted_label"].value_counts().items():
                     counts[str(name)] += int(count)
                 n_samples += len(out)
                 bar.update(len(out))
         finally:
             writer.close()
+    tally.warn()
     return PredictionRun(
         output=output,
         n_samples=n_samples,
@@ -482,4 +530,5 @@ def predict_file(
         coverage=abundance.finish(report),
         validation=scored.finish(model),
         seconds=time.perf_counter() - started,
+        n_in_training=tally.n,
     )
