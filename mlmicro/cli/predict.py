@@ -11,6 +11,7 @@ import typer
 
 from mlmicro.cli._app import app, handle_errors
 from mlmicro.cli._common import FORMAT_HELP
+from mlmicro.model.bundle import read_card
 from mlmicro.predict import DEFAULT_MIN_COVERAGE, CoverageReport, predict_file
 
 
@@ -83,6 +84,12 @@ def predict(
     taxonomy: Path | None = typer.Option(
         None, "--taxonomy", help="Taxonomy (.qza or TSV) for feature IDs of a .qza/BIOM table."
     ),
+    training_probability: str = typer.Option(
+        "out-of-fold",
+        "--training-probability",
+        help="Probability given to the model's own training samples (recognised by content): "
+        "out-of-fold (their CV out-of-fold probability) or model (the in-sample one).",
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Predict each sample of a new cohort with a saved model (nothing is refitted).
@@ -96,6 +103,9 @@ def predict(
 
     def show_coverage(report: CoverageReport) -> None:
         _say(report.format())
+        task = read_card(model).task
+        positive = task.positive_class or "- (multiclass)"
+        _say(f"  model classes: {' vs '.join(task.classes)}; positive class: {positive}")
 
     with tempfile.TemporaryDirectory(prefix="mlmicro-predict-") as scratch:
         target = output if output is not None else Path(scratch) / "predictions.tsv"
@@ -118,6 +128,7 @@ def predict(
             progress=progress,
             on_coverage=show_coverage,
             reuse_memory=True,  # the command owns its process
+            training_probability=training_probability,
         )
         coverage = run.coverage
         if coverage.abundance_share_mean is not None:
