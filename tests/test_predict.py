@@ -59,7 +59,13 @@ def test_predictions_are_the_frozen_pipelines(model, new_cohort):
     result = predict_table(model, new_cohort.table)
     table = result.predictions
     assert table.index.name == "sample_id" and list(table.index) == list(new_cohort.table.index)
-    assert table.columns.tolist() == ["predicted_label", "probability_control", "probability_CD"]
+    assert table.columns.tolist() == [
+        "predicted_label",
+        "probability_control",
+        "probability_CD",
+        "probability_source",
+    ]
+    assert (table["probability_source"] == "model").all() and result.n_in_training == 0
     expected = model.pipeline.predict_proba(new_cohort.table)
     np.testing.assert_allclose(table[["probability_control", "probability_CD"]], expected)
     assert (table["predicted_label"] == model.predict(new_cohort.table)).all()
@@ -155,7 +161,7 @@ def test_top_strains_are_signed_shap_toward_the_positive_class(model, new_cohort
     result = predict_table(model, new_cohort.table, top_strains=k)
     table = result.predictions
     shap_columns = [f"top{i}_shap" for i in range(1, k + 1)]
-    assert table.columns.tolist()[3:] == [
+    assert table.columns.tolist()[4:] == [
         name for i in range(1, k + 1) for name in (f"top{i}_taxon", f"top{i}_shap")
     ]
     magnitude = table[shap_columns].abs().to_numpy()

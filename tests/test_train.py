@@ -14,6 +14,7 @@ from mlmicro.datasets import simulate_cohort
 from mlmicro.exceptions import MetadataError, ModelBundleError
 from mlmicro.model.bundle import ModelVersionWarning, card_path
 from mlmicro.model.cv import RepeatedSubjectsWarning
+from mlmicro.model.model import InSampleWarning
 
 FAST = {"config": "fast"}
 
@@ -97,9 +98,10 @@ def test_save_load_predict_identical(model, cohort, tmp_path):
         assert key in card
     assert set(card["cv_metrics"]["roc_auc"]) >= {"mean", "std", "ci95"}
     loaded = mlmicro.load_model(path)
-    new = cohort.table.iloc[:25]
-    pd.testing.assert_frame_equal(model.predict_proba(new), loaded.predict_proba(new))
-    assert (model.predict(new) == loaded.predict(new)).all()
+    new = cohort.table.iloc[:25]  # training samples: out-of-fold probabilities, with a warning
+    with pytest.warns(InSampleWarning, match="25 of 25"):
+        pd.testing.assert_frame_equal(model.predict_proba(new), loaded.predict_proba(new))
+        assert (model.predict(new) == loaded.predict(new)).all()
     assert loaded.features == model.features
     # loading by the card path works too
     assert mlmicro.load_model(card_path(path)).classes == model.classes
@@ -198,7 +200,8 @@ def test_multiclass(cohort):
     )
     model = mlmicro.train(cohort.table, meta, label="subtype", group="subject_id", **FAST)
     assert model.classes == ["colonic", "control", "ileal"] and model.positive_class is None
-    assert model.predict_proba(cohort.table.iloc[:3]).shape == (3, 3)
+    with pytest.warns(InSampleWarning):
+        assert model.predict_proba(cohort.table.iloc[:3]).shape == (3, 3)
 
 
 def test_no_shared_samples(cohort):

@@ -33,7 +33,8 @@ class BlockWriter:
                 pa.field(
                     c,
                     pa.float64()
-                    if c.startswith("probability_") or c.endswith("_shap")
+                    if (c.startswith("probability_") and c != "probability_source")
+                    or c.endswith("_shap")
                     else pa.string(),
                 )
                 for c in columns
