@@ -169,6 +169,9 @@ def explain(
         cohort=cohort,
         notes=notes,
         probabilities=applied.probabilities[applied.predicted],
+        probability_source=None
+        if applied.probability_source is None
+        else applied.probability_source[applied.predicted],
     )
 
 

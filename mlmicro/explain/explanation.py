@@ -98,6 +98,7 @@ class Explanation:
         notes: Sequence[str] = (),
         margin: np.ndarray | None = None,
         probabilities: np.ndarray | None = None,
+        probability_source: np.ndarray | None = None,
     ) -> None:
         self._values = np.asarray(values, dtype=np.float64)  # (samples, outputs, features)
         self._base = np.asarray(base, dtype=np.float64).reshape(-1)  # (outputs,)
@@ -107,6 +108,8 @@ class Explanation:
         self._margin = self._base[None, :] + self._values.sum(axis=2) if margin is None else margin
         # the classifier's own probabilities (the same numbers as mlmicro predict)
         self._probabilities = probabilities
+        # per sample: "model", or "out-of-fold" for the model's own training samples
+        self.probability_source = probability_source
         self.features = features
         self.data = data
         self._abundance = abundance  # samples x features, relative abundance of each taxon
@@ -228,6 +231,7 @@ class Explanation:
             notes=self.notes,
             margin=self._margin,
             probabilities=self._probabilities,
+            probability_source=self.probability_source,
         )
 
     def _view(self, target: str | None) -> Explanation:
@@ -451,6 +455,7 @@ class Explanation:
             notes=[*self.notes, note],
             margin=self._margin,
             probabilities=self._probabilities,
+            probability_source=self.probability_source,
         )
 
     # --------------------------------------------------------------- plotting
