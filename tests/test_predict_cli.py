@@ -79,12 +79,14 @@ def test_predict_to_a_file_with_report_and_validation(setup, tmp_path):
         "predicted_label",
         "probability_control",
         "probability_CD",
+        "probability_source",
         "top1_taxon",
         "top1_shap",
         "top2_taxon",
         "top2_shap",
     ]
     assert len(written) == len(setup["new"].table)
+    assert (written["probability_source"] == "model").all()  # a cohort the model never saw
     stderr = result.stderr
     for text in ("coverage:", "model taxa", "abundance on model taxa", "AUROC", "AUPRC"):
         assert text in stderr

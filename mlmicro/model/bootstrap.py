@@ -246,7 +246,7 @@ def percentile_interval(
 
     Examples
     --------
-    >>> percentile_interval(np.arange(101.0))
+    >>> [round(v, 6) for v in percentile_interval(np.arange(101.0))]
     [2.5, 97.5]
     >>> percentile_interval(np.array([np.nan, 1.0]))
     [None, None]

@@ -152,6 +152,9 @@ def _sample_table(explanation: Explanation, sample: str) -> pd.DataFrame:
     table.insert(2, "base_value", view.base_value)
     row = view.row_of(sample)
     table.insert(3, "probability", view.probability.iloc[row][f"probability_{view.outputs[0]}"])
+    source = view.probability_source
+    # "out-of-fold": a training sample, whose SHAP values add up to the in-sample margin instead
+    table.insert(4, "probability_source", "model" if source is None else source[row])
     return table
 
 
