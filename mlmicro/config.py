@@ -102,6 +102,13 @@ class CVConfig:
         Nested hyperparameter tuning in an inner CV.
     inner_folds : int
         Folds of the inner CV when tuning.
+    bootstrap : int
+        Resamples of the bootstrap confidence intervals of the CV metrics
+        (0: no intervals).
+    grid : dict
+        The nested-tuning grid: pipeline or classifier parameter names
+        (``max_depth`` or ``classifier__max_depth``) to lists of values.
+        Empty: mlmicro's small grid for the classifier.
     """
 
     folds: int = 10
@@ -109,6 +116,8 @@ class CVConfig:
     permutations: int = 0
     tune: bool = False
     inner_folds: int = 3
+    bootstrap: int = 1000
+    grid: dict[str, list[Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -170,6 +179,13 @@ class TrainConfig:
             raise ConfigError(f"cv.repeats must be at least 1, got {self.cv.repeats}.")
         if self.cv.permutations < 0:
             raise ConfigError(f"cv.permutations cannot be negative, got {self.cv.permutations}.")
+        if self.cv.bootstrap < 0:
+            raise ConfigError(f"cv.bootstrap cannot be negative, got {self.cv.bootstrap}.")
+        for name, values in self.cv.grid.items():
+            if not isinstance(values, list) or not values:
+                raise ConfigError(
+                    f"cv.grid.{name} must be a non-empty list of values, got {values!r}."
+                )
         if self.jobs == 0 or self.jobs < -1:
             raise ConfigError(f"jobs must be a positive number or -1 (all cores), got {self.jobs}.")
 

@@ -185,12 +185,20 @@ def waterfall(view: Explanation, sample: str, *, max_display: int = 15) -> Figur
     fig = plt.gcf()
     target = view.outputs[0]
     probability = view.probability.iloc[row][f"probability_{target}"]
+    source = view.probability_source
+    kind = (
+        " (out-of-fold: a training sample; the bars show the in-sample model)"
+        if source is not None and source[row] == "out-of-fold"
+        else ""
+    )
     truth = ""
     if view.labels is not None:
         label = view.labels.reindex([view.sample_ids[row]]).iloc[0]
         truth = f", true class {label}" if isinstance(label, str) else ""
     fig.axes[0].set_title(
-        textwrap.fill(f"sample {view.sample_ids[row]}: P({target}) = {probability:.2f}{truth}", 70)
+        textwrap.fill(
+            f"sample {view.sample_ids[row]}: P({target}) = {probability:.2f}{kind}{truth}", 70
+        )
         + f"\nnumbers left of the names: {value_label(view)}",
         fontsize=10,
         loc="left",

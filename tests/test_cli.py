@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import mlmicro
 from mlmicro.cli import app
 from mlmicro.datasets import default_cohort_path
+from mlmicro.model.model import InSampleWarning
 
 runner = CliRunner()
 
@@ -125,7 +126,11 @@ def test_train_cli_embedded_cohort(tmp_path):
     card = json.loads(out.with_suffix(".card.json").read_text())
     assert card["classes"] == ["control", "CD"]
     model = mlmicro.load_model(out)
-    assert model.predict_proba(mlmicro.read_table(default_cohort_path()).iloc[:2]).shape == (2, 2)
+    with pytest.warns(InSampleWarning, match="2 of 2"):  # training samples: out-of-fold
+        assert model.predict_proba(mlmicro.read_table(default_cohort_path()).iloc[:2]).shape == (
+            2,
+            2,
+        )
 
 
 def test_train_cli_with_files_and_options(tmp_path):

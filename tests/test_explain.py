@@ -60,6 +60,7 @@ def test_multiclass_values_match_shap_tree_explainer(multiclass):
         assert np.abs(reference[:, :, k] - mine).max() < 1e-5
 
 
+@pytest.mark.filterwarnings("ignore::mlmicro.model.model.InSampleWarning")
 def test_values_add_up_to_the_model_output(binary, multiclass):
     _, model, exp = binary
     table = model.training.table()
@@ -176,6 +177,7 @@ def test_aggregate_refuses_ranks_at_or_below_the_features(binary):
 
 
 # ----------------------------------------------------------- a given cohort
+@pytest.mark.filterwarnings("ignore::mlmicro.model.model.InSampleWarning")
 def test_new_cohort_goes_through_the_frozen_pipeline(binary):
     cohort, model, exp = binary
     booster_before = bytes(model.pipeline[-1].get_booster().save_raw())
@@ -195,6 +197,7 @@ def test_new_cohort_goes_through_the_frozen_pipeline(binary):
     assert any("occur in the given cohort" in note for note in given.notes)
 
 
+@pytest.mark.filterwarnings("ignore::mlmicro.model.model.InSampleWarning")
 def test_new_cohort_labels_from_metadata(binary):
     cohort, model, _ = binary
     table = model.training.table().iloc[:60]

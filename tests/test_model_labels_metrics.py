@@ -70,11 +70,13 @@ def test_multiclass_scores():
     assert out["roc_auc"] == 1.0 and out["balanced_accuracy"] == 1.0 and out["brier"] == 0.0
 
 
-def test_summary_ci_contains_mean():
+def test_summary_keeps_cv_spread_and_takes_the_given_interval():
     per_repeat = pd.DataFrame({"roc_auc": [0.8, 0.82, 0.78, 0.81, 0.79]})
-    s = summarize(per_repeat)["roc_auc"]
-    assert s["ci95"][0] < s["mean"] < s["ci95"][1]
+    s = summarize(per_repeat, {"roc_auc": [0.7, 0.9]})["roc_auc"]
+    assert s["ci95"] == [0.7, 0.9]
     assert s["std"] == pytest.approx(np.std([0.8, 0.82, 0.78, 0.81, 0.79], ddof=1))
+    assert summarize(per_repeat)["roc_auc"]["ci95"] == [None, None]  # n/a, never zero width
+    assert summarize(per_repeat.iloc[:1])["roc_auc"]["std"] is None  # one repeat: no spread
 
 
 def test_presets_load():

@@ -109,6 +109,7 @@ CASES = {
 }
 
 
+@pytest.mark.filterwarnings("ignore::mlmicro.model.model.InSampleWarning")
 @pytest.mark.parametrize("name", list(CASES))
 def test_api_predict_and_explain_give_one_answer(name, shared_datasets, tmp_path):
     case = CASES[name](shared_datasets, tmp_path)

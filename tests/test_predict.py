@@ -67,13 +67,17 @@ def test_predictions_are_the_frozen_pipelines(model, new_cohort):
         "predicted_label",
         "probability_control",
         "probability_CD",
+        "probability_source",
         "domain_score",
         "in_domain",
     ]
+    assert (table["probability_source"] == "model").all() and result.n_in_training == 0
     expected = model.trust.calibrate(model.pipeline.predict_proba(new_cohort.table))
     np.testing.assert_allclose(table[["probability_control", "probability_CD"]], expected)
     assert (table["predicted_label"] == model.predict(new_cohort.table)).all()
-    np.testing.assert_allclose(table.filter(like="probability_").sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(
+        table[["probability_control", "probability_CD"]].sum(axis=1), 1.0, rtol=1e-6
+    )
     assert result.validation is None
 
 
@@ -165,7 +169,7 @@ def test_top_strains_are_signed_shap_toward_the_positive_class(model, new_cohort
     result = predict_table(model, new_cohort.table, top_strains=k)
     table = result.predictions
     shap_columns = [f"top{i}_shap" for i in range(1, k + 1)]
-    assert table.columns.tolist()[5:] == [
+    assert table.columns.tolist()[6:] == [
         name for i in range(1, k + 1) for name in (f"top{i}_taxon", f"top{i}_shap")
     ]
     magnitude = table[shap_columns].abs().to_numpy()

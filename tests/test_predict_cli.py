@@ -86,6 +86,7 @@ def test_predict_to_a_file_with_report_and_validation(setup, tmp_path):
         "predicted_label",
         "probability_control",
         "probability_CD",
+        "probability_source",
         "domain_score",
         "in_domain",
         "top1_taxon",
@@ -94,6 +95,7 @@ def test_predict_to_a_file_with_report_and_validation(setup, tmp_path):
         "top2_shap",
     ]
     assert len(written) == len(setup["new"].table)
+    assert (written["probability_source"] == "model").all()  # a cohort the model never saw
     stderr = result.stderr
     for text in ("coverage:", "model taxa", "abundance on model taxa", "AUROC", "AUPRC"):
         assert text in stderr

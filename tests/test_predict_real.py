@@ -9,6 +9,7 @@ from mlmicro.predict import OutOfDomainWarning, predict_file
 
 
 @pytest.mark.shared
+@pytest.mark.filterwarnings("ignore::mlmicro.model.model.InSampleWarning")
 def test_gevers_rectum_model_predicts_ileum_biopsies(shared_datasets, tmp_path):
     """Train on RISK rectum biopsies (CD vs no), predict the ileum biopsies it never saw."""
     gevers = shared_datasets / "mlrepo" / "gevers"

@@ -86,9 +86,11 @@ def test_tables_hold_the_plotted_numbers(report):
     assert contributions["sample_id"].unique().tolist() == samples
     first = contributions[contributions["sample_id"] == samples[0]]
     margin = first["base_value"].iloc[0] + first["shap"].sum()
-    raw = 1 / (1 + np.exp(-margin))  # SHAP explains the classifier's log-odds; then calibration
-    calibrated = model.trust.calibrate(np.array([[1 - raw, raw]]))[0, 1]
-    assert calibrated == pytest.approx(first["probability"].iloc[0], rel=1e-4)
+    # training samples: the waterfall's probability is out-of-fold, the bars the in-sample model
+    assert (first["probability_source"] == "out-of-fold").all()
+    oof = exp.probability.loc[samples[0]].iloc[-1]
+    assert first["probability"].iloc[0] == pytest.approx(oof, abs=1e-5)
+    assert 1 / (1 + np.exp(-margin)) != pytest.approx(oof, rel=1e-4)
     genus = pd.read_csv(folder / "shap_summary_genus.tsv", sep="\t")
     assert genus["lineage"].str.contains(r"\|g__[^|]+$").all()
     record = json.loads((folder / "explanation.json").read_text())
@@ -97,6 +99,7 @@ def test_tables_hold_the_plotted_numbers(report):
     assert not list(folder.glob(".*.tmp"))  # atomic writes leave no temporary files
 
 
+@pytest.mark.filterwarnings("ignore::mlmicro.model.model.InSampleWarning")
 def test_tables_fall_back_to_tsv_without_a_parquet_engine(tmp_path, monkeypatch):
     import importlib.util
 

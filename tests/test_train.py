@@ -16,6 +16,7 @@ from mlmicro.exceptions import MetadataError, ModelBundleError
 from mlmicro.model.bundle import ModelVersionWarning, card_path
 from mlmicro.model.cv import RepeatedSubjectsWarning
 from mlmicro.model.legacy import convert_legacy_bundle
+from mlmicro.model.model import InSampleWarning
 
 FAST = {"config": "fast"}
 
@@ -105,9 +106,10 @@ def test_save_load_predict_identical(model, cohort, tmp_path):
     assert card["bundle"]["file"] == "cd.mlmodel" and card["bundle"]["signed_by"] is None
     assert set(card["cv_metrics"]["roc_auc"]) >= {"mean", "std", "ci95"}
     loaded = mlmicro.load_model(path)
-    new = cohort.table.iloc[:25]
-    pd.testing.assert_frame_equal(model.predict_proba(new), loaded.predict_proba(new))
-    assert (model.predict(new) == loaded.predict(new)).all()
+    new = cohort.table.iloc[:25]  # training samples: out-of-fold probabilities, with a warning
+    with pytest.warns(InSampleWarning, match="25 of 25"):
+        pd.testing.assert_frame_equal(model.predict_proba(new), loaded.predict_proba(new))
+        assert (model.predict(new) == loaded.predict(new)).all()
     assert loaded.features == model.features
     assert loaded.card.to_dict() == card
     # loading by the card copy's path loads the bundle beside it
@@ -214,7 +216,8 @@ def test_multiclass(cohort):
     )
     model = mlmicro.train(cohort.table, meta, label="subtype", group="subject_id", **FAST)
     assert model.classes == ["colonic", "control", "ileal"] and model.positive_class is None
-    assert model.predict_proba(cohort.table.iloc[:3]).shape == (3, 3)
+    with pytest.warns(InSampleWarning):
+        assert model.predict_proba(cohort.table.iloc[:3]).shape == (3, 3)
 
 
 def test_no_shared_samples(cohort):

@@ -18,6 +18,7 @@ from mlmicro.cli._common import (
     describe_provenance,
     selected_samples,
 )
+from mlmicro.model.bundle import read_card
 from mlmicro.predict import DEFAULT_MIN_COVERAGE, CoverageReport, as_model, predict_file
 
 
@@ -104,6 +105,12 @@ def predict(
     taxonomy: Path | None = typer.Option(
         None, "--taxonomy", help="Taxonomy (.qza or TSV) for feature IDs of a .qza/BIOM table."
     ),
+    training_probability: str = typer.Option(
+        "out-of-fold",
+        "--training-probability",
+        help="Probability given to the model's own training samples (recognised by content): "
+        "out-of-fold (their CV out-of-fold probability) or model (the in-sample one).",
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     where: str | None = typer.Option(None, "--where", help=WHERE_HELP),
 ) -> None:
@@ -120,6 +127,9 @@ def predict(
 
     def show_coverage(report: CoverageReport) -> None:
         _say(report.format())
+        task = read_card(model).task
+        positive = task.positive_class or "- (multiclass)"
+        _say(f"  model classes: {' vs '.join(task.classes)}; positive class: {positive}")
 
     if output is not None:  # before anything is read: never an input, --force or not
         check_output(output, force=force, inputs=[model, table, metadata, taxonomy])
@@ -153,6 +163,7 @@ def predict(
             samples=None if selection is None else selection.kept,
             threshold=threshold,
             prevalence=prevalence,
+            training_probability=training_probability,
         )
         coverage = run.coverage
         if coverage.abundance_share_mean is not None:

@@ -12,9 +12,10 @@ from mlmicro.cli._app import app, handle_errors
 from mlmicro.cli._common import FORMAT_HELP, WHERE_HELP, check_output
 from mlmicro.exceptions import ConfigError
 from mlmicro.io import atomic_write, read_metadata, read_table
+from mlmicro.model.accounting import format_dropped
 from mlmicro.model.api import train as train_model
 from mlmicro.model.bundle import card_path, check_save_path, resolve_key
-from mlmicro.model.metrics import METRIC_LABELS, METRICS
+from mlmicro.model.metrics import METRIC_LABELS, METRICS, format_interval, format_value
 from mlmicro.model.model import Model
 
 
@@ -61,17 +62,32 @@ def format_report(model: Model) -> str:
         f"{len(card.features_used)} used after filtering",
         f"cross-validation: {cv['scheme']}, {_count(cv['folds'], 'fold')} x "
         f"{_count(cv['repeats'], 'repeat')}",
+        *format_dropped(card.dropped),
         "",
-        f"{'metric':<20}{'mean':>8}{'sd':>8}   95% CI",
+        f"{'metric':<20}{'mean':>8}{'CV spread':>11}   95% CI",
     ]
     for name in METRICS:
         m = card.metric(name)
         if m.get("mean") is None:
             continue
-        lo, hi = m["ci95"]
         lines.append(
-            f"{METRIC_LABELS[name]:<20}{m['mean']:>8.3f}{m['std']:>8.3f}   [{lo:.3f}, {hi:.3f}]"
+            f"{METRIC_LABELS[name]:<20}{m['mean']:>8.3f}{format_value(m['std']):>11}   "
+            f"{format_interval(m['ci95'])}"
         )
+    interval = (cv.get("interval") or {}).get("description")
+    lines += [
+        "mean: over CV repeats; CV spread: sd across repeats (fold assignment), "
+        + ("n/a with one repeat" if cv["repeats"] == 1 else "not an uncertainty"),
+        f"95% CI: {interval or 'none'}",
+    ]
+    tuning = cv.get("tuning")
+    if tuning:
+        grid = ", ".join(f"{k.split('__')[-1]} {v}" for k, v in tuning["grid"].items())
+        lines += ["", f"tuning grid: {grid}"]
+        for row in tuning["per_fold"]:
+            where = row["study"] or f"repeat {row['repeat']} fold {row['fold']}"
+            lines.append(f"  {where}: {_params(row['params'])}")
+        lines.append(f"  final model: {_params(tuning['final'] or {})}")
     if cv.get("per_study"):
         lines += ["", f"{'held-out study':<28}{'samples':>8}{'AUROC':>8}"]
         for row in cv["per_study"]:
@@ -92,6 +108,10 @@ def format_report(model: Model) -> str:
     if card.trust is not None:
         lines += ["", *card.trust.format()]
     return "\n".join(lines)
+
+
+def _params(params: dict) -> str:
+    return ", ".join(f"{k.split('__')[-1]}={v}" for k, v in params.items())
 
 
 @app.command()

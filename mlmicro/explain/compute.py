@@ -33,6 +33,7 @@ import pandas as pd
 from mlmicro.exceptions import CoverageError, ModelBundleError
 from mlmicro.explain.explanation import Explanation, FeatureKind, feature_table
 from mlmicro.model.contributions import contribution_method, supports_contributions
+from mlmicro.model.model import InSampleWarning
 from mlmicro.taxonomy import display_names
 from mlmicro.transforms.composition import ALR, CLR, ILR
 from mlmicro.transforms.zeros import LogTransform
@@ -113,6 +114,14 @@ def explain(
         table, contributions=True, threads=threads or _available_cores(), where=where
     )
     notes = [_coverage(applied.abundance, model)] if cohort == "given cohort" else []
+    if applied.n_in_training:
+        message = applied.training_message()
+        notes.append(
+            f"{message} Their SHAP values explain the final model's in-sample margin, which "
+            "saw their labels."
+        )
+        if cohort == "given cohort":
+            warnings.warn(message, InSampleWarning, stacklevel=2)
     ids = applied.sample_ids[applied.predicted]
     if applied.n_unpredicted:
         left = applied.sample_ids[~applied.predicted]
@@ -165,6 +174,9 @@ def explain(
         notes=notes,
         probabilities=applied.probabilities[applied.predicted],
         unit=method.unit,
+        probability_source=None
+        if applied.probability_source is None
+        else applied.probability_source[applied.predicted],
     )
 
 

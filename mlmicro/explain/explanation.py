@@ -99,6 +99,7 @@ class Explanation:
         margin: np.ndarray | None = None,
         probabilities: np.ndarray | None = None,
         unit: str = "log-odds",
+        probability_source: np.ndarray | None = None,
     ) -> None:
         self._values = np.asarray(values, dtype=np.float64)  # (samples, outputs, features)
         self._base = np.asarray(base, dtype=np.float64).reshape(-1)  # (outputs,)
@@ -109,6 +110,8 @@ class Explanation:
         # the model's probabilities (the same numbers as mlmicro predict)
         self._probabilities = probabilities
         self.unit = unit  # "log-odds" (XGBoost, logistic) or "probability" (random forest)
+        # per sample: "model", or "out-of-fold" for the model's own training samples
+        self.probability_source = probability_source
         self.features = features
         self.data = data
         self._abundance = abundance  # samples x features, relative abundance of each taxon
@@ -233,6 +236,7 @@ class Explanation:
             margin=self._margin,
             probabilities=self._probabilities,
             unit=self.unit,
+            probability_source=self.probability_source,
         )
 
     def _view(self, target: str | None) -> Explanation:
@@ -457,6 +461,7 @@ class Explanation:
             margin=self._margin,
             probabilities=self._probabilities,
             unit=self.unit,
+            probability_source=self.probability_source,
         )
 
     # --------------------------------------------------------------- plotting

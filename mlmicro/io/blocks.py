@@ -30,7 +30,8 @@ class BlockWriter:
             import pyarrow.parquet as pq
 
             def kind(c: str) -> Any:
-                if c.startswith("probability_") or c.endswith("_shap") or c.endswith("_score"):
+                numeric = c.startswith("probability_") and c != "probability_source"
+                if numeric or c.endswith("_shap") or c.endswith("_score"):
                     return pa.float64()
                 return pa.bool_() if c.startswith("in_") else pa.string()
 

@@ -23,13 +23,14 @@ from mlmicro.io import (
     read_table,
     select_samples,
 )
+from mlmicro.model.accounting import count_dropped, join_counts
 from mlmicro.model.card import ModelCard
 from mlmicro.model.dask_xgboost import check_final_fit
 from mlmicro.model.device import with_device
-from mlmicro.model.labels import make_target
+from mlmicro.model.labels import label_values, make_target
 from mlmicro.model.model import Model, TrainingData
 from mlmicro.model.parallel import open_runner
-from mlmicro.model.training import cross_validate, fit_final
+from mlmicro.model.training import cross_validate, fit_final, tune_final, tuning_grid
 from mlmicro.model.trust import DEFAULT_CALIBRATION, fit_trust
 from mlmicro.taxonomy import canonicalize_columns, is_lineage
 from mlmicro.transforms.rank import RankCollapser
@@ -241,8 +242,12 @@ def train(
             metadata, where, source=str(source.get("metadata", "the metadata"))
         )
         metadata = metadata.loc[metadata.index.astype(str).isin(selection.kept)]
+    joined = join_counts(table, metadata)
     table, metadata = join_metadata(table, metadata)
     target = make_target(metadata, label, positive=positive, negative=negative)
+    labels = label_values(metadata, label)
+    kept_ids = target.y.index
+    joined_table = table
     table = table.loc[target.y.index]
     empty = empty_samples(table)
     if empty:  # real tables have them; no model can learn from a sample without reads
@@ -275,6 +280,15 @@ def train(
             progress=progress,
             runner=runner,
         )
+        final_params = tune_final(
+            table,
+            target.y,
+            classes=target.classes,
+            config=resolved,
+            groups=groups,
+            runner=runner,
+            progress=progress,
+        )
         pipeline = fit_final(
             table,
             target.y,
@@ -283,6 +297,8 @@ def train(
             groups=groups,
             runner=runner,
             final_fit=final_fit,
+            progress=progress,
+            params=final_params,
         )
     rank_table = pd.DataFrame(
         pipeline.named_steps["rank"].transform(table),
@@ -320,6 +336,10 @@ def train(
             "permutation": None
             if cv.permutation is None
             else {k: cv.permutation[k] for k in ("n", "p_value")},
+            "interval": cv.interval,
+            "tuning": None
+            if cv.tuning is None
+            else {"grid": tuning_grid(resolved), "per_fold": cv.tuning, "final": final_params},
         },
         cv_metrics=cv.summary,
         training_table={
@@ -331,9 +351,17 @@ def train(
         },
         created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         dropped={
-            "samples": len(target.dropped),
-            "sample_ids": target.dropped[:20],
-            "empty_samples": len(empty),
+            **count_dropped(
+                joined=joined,
+                metadata=metadata,
+                label=label,
+                labelled=labels.index,
+                kept=kept_ids,
+                labels=labels,
+                empty=empty,
+                table=joined_table,
+                rank=resolved.rank,
+            ),
             "organelle_features": n_organelles,
             "where": None if selection is None else selection.where,
             "not_selected": 0 if selection is None else selection.n_dropped,

@@ -13,13 +13,18 @@ external validation -- applies a model through :class:`PipelineRunner`:
 3. every other step of the frozen pipeline runs unchanged, then the
    classifier; exact TreeSHAP contributions, when asked for, are computed on
    the very features the classifier saw;
-4. with the model's :class:`~mlmicro.model.trust.Trust` state: the
-   classifier's probability is calibrated, the label is decided by the
-   operating point's threshold and each sample gets an applicability-domain
-   score (:mod:`mlmicro.model.trust`).
+4. samples that are the model's own training samples (recognised by content,
+   :mod:`mlmicro.model.insample`) get their out-of-fold CV probability instead
+   of the final model's in-sample one, and :attr:`Applied.probability_source`
+   says which each sample has;
+5. with the model's :class:`~mlmicro.model.trust.Trust` state: the
+   probability is calibrated, the label is decided by the operating point's
+   threshold and each sample gets an applicability-domain score
+   (:mod:`mlmicro.model.trust`).
 
 So ``pipeline.predict_proba(table)`` and :attr:`Applied.raw_probabilities`
-are the same for every predicted sample; nothing is refitted.
+are the same for every predicted sample that is not a training sample;
+nothing is refitted.
 """
 
 from __future__ import annotations
@@ -33,9 +38,11 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from mlmicro.alignment import Alignment
+from mlmicro.exceptions import ConfigError
 from mlmicro.io.frames import frame_values
 from mlmicro.model.contributions import feature_contributions, is_xgboost
 from mlmicro.model.domain import DomainScores
+from mlmicro.model.insample import PROBABILITY_SOURCES, TrainingLookup
 from mlmicro.model.trust import Trust, predicted_labels
 
 __all__ = ["Applied", "PipelineRunner", "apply_pipeline"]
@@ -79,6 +86,16 @@ class Applied:
         operating point, else the most probable); ``None`` where not predicted.
     domain : DomainScores or None
         Applicability-domain scores, when the model has a domain reference.
+    in_training : numpy.ndarray of bool or None
+        Samples that are the model's own training samples (``None``: the
+        model keeps no training samples to compare with).
+    probability_source : numpy.ndarray of object or None
+        Per sample, what :attr:`probabilities` holds: ``"model"`` (the final
+        model's prediction), ``"out-of-fold"`` (a training sample's mean
+        out-of-fold CV probability) or ``None`` (not predicted).
+    out_of_fold : numpy.ndarray or None
+        Out-of-fold CV probabilities of the training samples (``NaN`` rows
+        for other samples), whichever probability :attr:`probabilities` holds.
     """
 
     sample_ids: pd.Index
@@ -93,11 +110,41 @@ class Applied:
     raw_probabilities: np.ndarray | None = None
     labels: np.ndarray | None = None
     domain: DomainScores | None = None
+    in_training: np.ndarray | None = None
+    probability_source: np.ndarray | None = None
+    out_of_fold: np.ndarray | None = None
+    repeats: int = 0
 
     @property
     def n_unpredicted(self) -> int:
         """Samples with no abundance on model taxa (not predicted)."""
         return int((~self.predicted).sum())
+
+    @property
+    def n_in_training(self) -> int:
+        """Predicted samples that are the model's own training samples."""
+        if self.in_training is None:
+            return 0
+        return int((self.in_training & self.predicted).sum())
+
+    def training_message(self, n: int | None = None, total: int | None = None) -> str:
+        """One sentence counting the training samples among the predicted ones."""
+        n = self.n_in_training if n is None else n
+        total = int(self.predicted.sum()) if total is None else total
+        replaced = (
+            self.probability_source is not None and (self.probability_source == "out-of-fold").any()
+        )
+        what = (
+            f"their probabilities are out-of-fold CV probabilities (mean over "
+            f"{self.repeats} repeat(s); probability_source = out-of-fold), not in-sample ones"
+            if replaced
+            else "their probabilities are the final model's in-sample ones "
+            "(probability_source = model)"
+        )
+        return (
+            f"{n} of {total} predicted samples are this model's own training samples "
+            f"(matched by content at the model's rank); {what}."
+        )
 
 
 class PipelineRunner:
@@ -117,6 +164,11 @@ class PipelineRunner:
     classes : sequence of str, optional
         Class names in probability-column order, for :attr:`Applied.labels`
         (default: the trust state's; without either, no labels).
+    training : TrainingLookup, optional
+        The model's training samples (:attr:`mlmicro.Model.training_lookup`):
+        recognised in any table and given their out-of-fold probability.
+    training_probability : {"out-of-fold", "model"}
+        What a training sample's probability is (default: out-of-fold).
 
     Examples
     --------
@@ -132,7 +184,16 @@ class PipelineRunner:
         threads: int | None = None,
         trust: Trust | None = None,
         classes: Sequence[str] | None = None,
+        training: TrainingLookup | None = None,
+        training_probability: str = "out-of-fold",
     ) -> None:
+        if training_probability not in PROBABILITY_SOURCES:
+            raise ConfigError(
+                f"training_probability must be one of {', '.join(PROBABILITY_SOURCES)}, not "
+                f"{training_probability!r}."
+            )
+        self.training = training
+        self.training_probability = training_probability
         self.pipeline = pipeline
         self.trust = trust
         if classes is None and trust is not None:
@@ -209,6 +270,21 @@ class PipelineRunner:
                 features=frame,
                 threads=self.threads,
             )
+        sample_ids = pd.Index(table.index.astype(str), dtype=object, name="sample_id")
+        in_training = source = out_of_fold = None
+        if self.training is not None:
+            position = self.training.match(sample_ids, abundance)
+            in_training = (position >= 0) & predicted
+            out_of_fold = self.training.out_of_fold_rows(
+                np.where(in_training, position, -1), n_classes
+            )
+            replace = in_training & ~np.isnan(out_of_fold).any(axis=1)
+            if self.training_probability == "out-of-fold" and replace.any():
+                proba[replace] = out_of_fold[replace]
+            else:
+                replace[:] = False
+            source = np.where(replace, "out-of-fold", "model").astype(object)
+            source[~predicted] = None
         raw = proba
         domain = None
         if self.trust is not None:
@@ -220,7 +296,7 @@ class PipelineRunner:
         else:
             labels = None
         return Applied(
-            sample_ids=pd.Index(table.index.astype(str), dtype=object, name="sample_id"),
+            sample_ids=sample_ids,
             abundance=abundance,
             abundance_share=shares,
             predicted=predicted,
@@ -232,6 +308,10 @@ class PipelineRunner:
             raw_probabilities=raw,
             labels=labels,
             domain=domain,
+            in_training=in_training,
+            probability_source=source,
+            out_of_fold=out_of_fold,
+            repeats=self.training.repeats if self.training is not None else 0,
         )
 
 

@@ -31,8 +31,10 @@ __all__ = [
 BUNDLE_FORMAT = "mlmicro-model"
 #: Version of the bundle file layout (1: joblib pickle; 2: data-only archive).
 BUNDLE_VERSION = 2
-#: Version of the card's JSON schema (fields and their meaning).
-CARD_SCHEMA_VERSION = 2
+#: Version of the card's JSON schema (fields and their meaning). 3: ``cv_metrics.<m>.ci95`` is
+#: a bootstrap interval (``cv.interval`` says how), ``std`` the CV spread (``None`` with one
+#: repeat); ``dropped`` counts every reason; ``cv.tuning`` keeps the tuned parameters.
+CARD_SCHEMA_VERSION = 3
 
 
 def library_versions() -> dict[str, str]:
@@ -66,9 +68,13 @@ class ModelCard:
         The resolved training configuration (:meth:`TrainConfig.to_dict`).
     cv : dict
         Cross-validation scheme: ``scheme``, ``folds``, ``repeats``,
-        ``per_repeat``, ``per_study``, ``permutation``.
+        ``per_repeat``, ``per_study``, ``permutation``, ``interval`` (how
+        ``ci95`` was computed) and ``tuning`` (the grid and the parameters
+        chosen per outer fold and for the final fit; ``None`` without tuning).
     cv_metrics : dict
-        Per metric: ``mean``, ``std`` and ``ci95`` over out-of-fold predictions.
+        Per metric: ``mean`` over repeats, ``std`` (the CV spread: sd across
+        repeats, ``None`` with one repeat) and ``ci95`` (bootstrap 95% CI over
+        the out-of-fold predictions; ``[None, None]`` where undefined).
     training_table : dict
         Source, fingerprint and shape of the training table.
     versions : dict
@@ -76,7 +82,10 @@ class ModelCard:
     created : str
         ISO time stamp.
     dropped : dict
-        What training left out, counted: ``samples`` (no label or in no class).
+        What training left out, counted (:func:`mlmicro.model.accounting.count_dropped`):
+        ``samples``, ``samples_without_metadata``, ``metadata_without_table``,
+        ``missing_label``, ``in_no_class``, ``empty_samples``,
+        ``features_without_lineage``.
     name : str or None
         The bundle's name (set when saved).
     bundle : dict or None

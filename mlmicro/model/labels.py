@@ -17,7 +17,57 @@ import pandas as pd
 
 from mlmicro.exceptions import MetadataError
 
-__all__ = ["Target", "Task", "as_text", "label_values", "make_target"]
+__all__ = [
+    "CONTROL_VALUES",
+    "Target",
+    "Task",
+    "as_text",
+    "is_control",
+    "label_values",
+    "make_target",
+]
+
+#: Label values (compared case-insensitively, ignoring ``_``, ``-`` and spaces) that mean
+#: "not a case": with a two-valued label and no ``--positive``, such a value is negative.
+CONTROL_VALUES: frozenset[str] = frozenset(
+    {
+        "control",
+        "controls",
+        "healthy",
+        "healthycontrol",
+        "healthycontrols",
+        "hc",
+        "no",
+        "n",
+        "nonibd",
+        "negative",
+        "neg",
+        "normal",
+        "ctrl",
+        "ctr",
+        "con",
+        "none",
+        "false",
+        "0",
+        "h",
+        "nondisease",
+        "nondiseased",
+        "unaffected",
+        "nonaffected",
+    }
+)
+
+
+def is_control(value: str) -> bool:
+    """Whether a label value reads as "control / healthy / not a case".
+
+    Examples
+    --------
+    >>> [is_control(v) for v in ["Healthy_Control", "nonIBD", "no", "CD", "MS"]]
+    [True, True, True, False, False]
+    """
+    key = "".join(ch for ch in str(value).casefold() if ch not in " _-")
+    return key in CONTROL_VALUES or key.startswith(("healthycontrol", "noncase"))
 
 
 @dataclass(frozen=True)
@@ -183,6 +233,40 @@ class Task:
         return y.astype(object)
 
 
+def _check_spellings(metadata: pd.DataFrame, label: str) -> None:
+    """Refuse label values that differ only in case or surrounding space (``CD`` / ``cd``)."""
+    if label not in metadata.columns or pd.api.types.is_numeric_dtype(metadata[label]):
+        return
+    raw = metadata[label].dropna().astype(str)
+    raw = raw[raw.str.strip() != ""]
+    spellings: dict[str, set[str]] = {}
+    for value in raw.unique():
+        spellings.setdefault(value.strip().casefold(), set()).add(value)
+    clashes = [sorted(v) for v in spellings.values() if len(v) > 1]
+    if clashes:
+        counts = raw.value_counts()
+        shown = "; ".join(
+            " / ".join(f"{v!r} ({int(counts[v])})" for v in group) for group in clashes[:3]
+        )
+        raise MetadataError(
+            f"Column {label!r} spells one label in several ways that differ only in case or "
+            f"surrounding space: {shown}; make the spellings the same in the metadata."
+        )
+
+
+def _control_first(classes: list[str], label: str) -> list[str]:
+    """Order two classes negative first: the control-like value is negative."""
+    controls = [c for c in classes if is_control(c)]
+    if len(controls) == 1:
+        return [controls[0], next(c for c in classes if c != controls[0])]
+    which = "both" if controls else "neither"
+    raise MetadataError(
+        f"Column {label!r} has two values, {classes[0]!r} and {classes[1]!r}, and {which} "
+        "reads as a control, so the positive class is ambiguous; name it with --positive "
+        f"(e.g. --positive {classes[1]})."
+    )
+
+
 @dataclass(frozen=True)
 class Target:
     """The labels a model learns.
@@ -254,7 +338,9 @@ def make_target(
     positive, negative : sequence of str, optional
         Values that make up the positive and negative class. With only
         ``positive``, every other labelled sample is negative; with neither, the
-        task is multiclass over all values.
+        task is multiclass over all values, except for a two-valued label: then
+        the control-like value (:func:`is_control`: control, healthy, HC, no,
+        nonIBD, ...) is negative and the other positive.
 
     Returns
     -------
@@ -263,8 +349,9 @@ def make_target(
     Raises
     ------
     MetadataError
-        If the column is missing, a given value never occurs, or fewer than two
-        classes remain.
+        If the column is missing, a given value never occurs, fewer than two
+        classes remain, values differ only in case or surrounding space, or a
+        two-valued label without ``positive`` has no single control-like value.
 
     Examples
     --------
@@ -273,6 +360,7 @@ def make_target(
     >>> t.classes, t.positive_class, t.dropped
     (['control', 'CD+UC'], 'CD+UC', ['d'])
     """
+    _check_spellings(metadata, label)
     values = label_values(metadata, label)
     present = set(values)
     for given in [*(positive or []), *(negative or [])]:
@@ -308,7 +396,10 @@ def make_target(
     else:
         y = values
         classes = sorted(present)
-        positive_class = classes[1] if len(classes) == 2 else None
+        positive_class = None
+        if len(classes) == 2:
+            classes = _control_first(classes, label)
+            positive_class = classes[1]
     counts = y.value_counts()
     if len(counts) < 2:
         raise MetadataError(

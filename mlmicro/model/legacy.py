@@ -30,6 +30,7 @@ from mlmicro.model.bundle import (
 from mlmicro.model.card import BUNDLE_FORMAT, ModelCard, library_versions
 from mlmicro.model.training import CVResult
 from mlmicro.model.training_data import TrainingData
+from mlmicro.model.trust import Trust
 
 __all__ = ["LEGACY_VERSION", "convert_legacy_bundle", "legacy_card_path", "read_legacy_bundle"]
 
@@ -149,6 +150,8 @@ class _Converted:
         self.card = contents.card
         self.cv = contents.cv
         self.training = contents.training
+        # bundles of the pickled format were made before calibration existed
+        self.trust = None if contents.trust is None else Trust.from_dict(contents.trust)
 
 
 def convert_legacy_bundle(

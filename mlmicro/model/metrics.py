@@ -1,12 +1,11 @@
-"""Classification metrics over out-of-fold predictions, with spread across repeats."""
+"""Classification metrics over out-of-fold predictions, their CV spread and intervals."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from sklearn.metrics import (
     average_precision_score,
     balanced_accuracy_score,
@@ -14,7 +13,14 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-__all__ = ["METRICS", "METRIC_LABELS", "score", "summarize"]
+__all__ = [
+    "METRICS",
+    "METRIC_LABELS",
+    "format_interval",
+    "format_value",
+    "score",
+    "summarize",
+]
 
 #: Metric names in report order.
 METRICS: tuple[str, ...] = ("roc_auc", "average_precision", "balanced_accuracy", "mcc", "brier")
@@ -100,32 +106,66 @@ def score(
     return {name: out[name] for name in METRICS}
 
 
-def summarize(per_repeat: pd.DataFrame) -> dict[str, dict[str, object]]:
-    """Mean, standard deviation and 95% CI of each metric across repeats.
-
-    The interval is the t-interval of the mean over repeats (Student's t with
-    R - 1 degrees of freedom); with one repeat it has no width and is reported
-    as ``[mean, mean]``.
+def summarize(
+    per_repeat: pd.DataFrame,
+    intervals: Mapping[str, Sequence[float | None]] | None = None,
+) -> dict[str, dict[str, object]]:
+    """Mean over repeats, CV spread and 95% confidence interval of each metric.
 
     Parameters
     ----------
     per_repeat : pandas.DataFrame
         One row per repeat, one column per metric.
+    intervals : mapping, optional
+        The 95% confidence interval of each metric, from a bootstrap of the
+        out-of-fold predictions (:func:`mlmicro.model.bootstrap.cv_intervals`);
+        ``[None, None]`` (shown as n/a) when not given.
 
     Returns
     -------
     dict
-        ``{metric: {"mean": m, "std": s, "ci95": [lo, hi], "n": R}}``.
+        ``{metric: {"mean": m, "std": s, "ci95": [lo, hi], "n": R}}``: ``std``
+        is the CV spread, the standard deviation across the R repeats (how much
+        the fold assignment moves the metric; ``None`` with one repeat), not
+        the uncertainty of the metric; ``ci95`` is that uncertainty.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"roc_auc": [0.8, 0.9]})
+    >>> summarize(frame, {"roc_auc": [0.7, 0.95]})["roc_auc"]["ci95"]
+    [0.7, 0.95]
     """
     summary: dict[str, dict[str, object]] = {}
     for name in per_repeat.columns:
         values = per_repeat[name].dropna().to_numpy(dtype=float)
         n = len(values)
+        ci = list((intervals or {}).get(name) or [None, None])
         if n == 0:
             summary[name] = {"mean": None, "std": None, "ci95": [None, None], "n": 0}
             continue
-        mean = float(values.mean())
-        std = float(values.std(ddof=1)) if n > 1 else 0.0
-        half = float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n)) if n > 1 else 0.0
-        summary[name] = {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n}
+        std = float(values.std(ddof=1)) if n > 1 else None
+        summary[name] = {"mean": float(values.mean()), "std": std, "ci95": ci, "n": n}
     return summary
+
+
+def format_value(value: object, digits: int = 3) -> str:
+    """Format a metric as text: ``n/a`` when undefined (``None`` or ``NaN``)."""
+    if value is None or not np.isfinite(float(value)):  # type: ignore[arg-type]
+        return "n/a"
+    return f"{float(value):.{digits}f}"  # type: ignore[arg-type]
+
+
+def format_interval(interval: Sequence[float | None] | None, digits: int = 3) -> str:
+    """Format a confidence interval as ``[lo, hi]``; ``n/a`` when undefined or of no width.
+
+    Examples
+    --------
+    >>> format_interval([0.5, 0.75]), format_interval([None, None]), format_interval([0.8, 0.8])
+    ('[0.500, 0.750]', 'n/a', 'n/a')
+    """
+    if not interval or any(v is None or not np.isfinite(float(v)) for v in interval):
+        return "n/a"
+    lo, hi = (float(v) for v in interval)  # type: ignore[arg-type]
+    if hi <= lo:
+        return "n/a"
+    return f"[{lo:.{digits}f}, {hi:.{digits}f}]"

@@ -10,15 +10,21 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from mlmicro.exceptions import ModelBundleError
-from mlmicro.model.apply import Applied, apply_pipeline
+from mlmicro.model.apply import Applied, PipelineRunner
 from mlmicro.model.bundle import BundleContents, KeyLike, read_bundle, save_model
 from mlmicro.model.card import ModelCard
+from mlmicro.model.insample import TrainingLookup, row_digests
 from mlmicro.model.labels import Task
+from mlmicro.model.metrics import format_interval
 from mlmicro.model.signing import SignatureInfo
 from mlmicro.model.training_data import TrainingData
 from mlmicro.model.trust import Trust, predicted_labels
 
-__all__ = ["Model", "TrainingData", "load_model"]
+__all__ = ["InSampleWarning", "Model", "TrainingData", "load_model"]
+
+
+class InSampleWarning(UserWarning):
+    """Some samples a model was applied to are its own training samples."""
 
 
 class Model:
@@ -114,6 +120,50 @@ class Model:
         return [str(f) for f in self.pipeline[:-1].get_feature_names_out()]
 
     # -------------------------------------------------------------- prediction
+    @property
+    def training_lookup(self) -> TrainingLookup | None:
+        """The training samples' IDs, digests and out-of-fold probabilities (``None``: unknown).
+
+        See :mod:`mlmicro.model.insample`.
+        """
+        cached = self.__dict__.get("_training_lookup")
+        if cached is None and self.training is not None:
+            digests = getattr(self.training, "digests", None)
+            values = self.training.matrix.toarray()
+            if digests is None:  # bundles saved before digests were kept
+                digests = list(row_digests(values))
+            cached = TrainingLookup.build(
+                self.training.sample_ids,
+                digests,
+                None if self.cv is None else self.cv.oof,
+                self.classes,
+                values,
+            )
+            self.__dict__["_training_lookup"] = cached
+        return cached
+
+    def runner(
+        self, *, threads: int | None = None, training_probability: str = "out-of-fold"
+    ) -> PipelineRunner:
+        """Return the model's :class:`~mlmicro.model.apply.PipelineRunner` (knows its training).
+
+        Parameters
+        ----------
+        threads : int, optional
+            Classifier and TreeSHAP threads.
+        training_probability : {"out-of-fold", "model"}
+            What a training sample's probability is: its out-of-fold CV
+            probability (default) or the final model's in-sample one.
+        """
+        return PipelineRunner(
+            self.pipeline,
+            threads=threads,
+            trust=self.trust,
+            classes=self.classes,
+            training=self.training_lookup,
+            training_probability=training_probability,
+        )
+
     def apply(
         self,
         table: pd.DataFrame,
@@ -121,19 +171,17 @@ class Model:
         contributions: bool = False,
         threads: int | None = None,
         where: str = "the table",
+        training_probability: str = "out-of-fold",
     ) -> Applied:
         """Apply the frozen pipeline to a cohort (the one path every consumer takes).
 
-        See :class:`mlmicro.model.apply.PipelineRunner`.
+        Training samples (recognised by content) get their out-of-fold CV
+        probability unless ``training_probability="model"``; see
+        :class:`mlmicro.model.apply.PipelineRunner` and
+        :mod:`mlmicro.model.insample`.
         """
-        return apply_pipeline(
-            self.pipeline,
-            table,
-            contributions=contributions,
-            threads=threads,
-            where=where,
-            trust=self.trust,
-            classes=self.classes,
+        return self.runner(threads=threads, training_probability=training_probability).run(
+            table, contributions=contributions, where=where
         )
 
     def predict_proba(self, table: pd.DataFrame) -> pd.DataFrame:
@@ -152,9 +200,13 @@ class Model:
             One ``probability_<class>`` column per class, indexed like ``table``
             (calibrated when the model has a calibrator, see :attr:`trust`).
             A sample with no abundance on any model taxon is not predicted: its
-            row is ``NaN`` (with a warning that names it).
+            row is ``NaN`` (with a warning that names it). A training sample of
+            this model gets its out-of-fold CV probability, with an
+            :class:`InSampleWarning` that counts them.
         """
         applied = self.apply(table)
+        if applied.n_in_training:
+            warnings.warn(applied.training_message(), InSampleWarning, stacklevel=2)
         if applied.n_unpredicted:
             missing = applied.sample_ids[~applied.predicted]
             shown = ", ".join(repr(s) for s in missing[:5]) + (", ..." if len(missing) > 5 else "")
@@ -226,8 +278,7 @@ class Model:
         auc = self.card.metric("roc_auc")
         auc_text = ""
         if auc.get("mean") is not None:
-            lo, hi = auc["ci95"]
-            auc_text = f", CV AUROC {auc['mean']:.3f} (95% CI {lo:.3f}-{hi:.3f})"
+            auc_text = f", CV AUROC {auc['mean']:.3f} (95% CI {format_interval(auc['ci95'])})"
         return (
             f"<mlmicro.Model {self.card.model_type}: {' vs '.join(self.classes)}; "
             f"{self.card.n_samples} samples, {len(self.features)} taxa at "

@@ -15,6 +15,7 @@ whichever runner computes them, in whatever order.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +25,10 @@ import pandas as pd
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import ParameterGrid, StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
+from tqdm.auto import tqdm
 
 from mlmicro.config import TrainConfig
+from mlmicro.model.bootstrap import cv_intervals, interval_method
 from mlmicro.model.contributions import feature_contributions, is_xgboost
 from mlmicro.model.cv import LeaveOneStudyOut, Split, iter_splits, make_splitter
 from mlmicro.model.dask_xgboost import check_final_fit, fit_final_dask
@@ -41,6 +44,7 @@ __all__ = [
     "fit_final",
     "tune_final",
     "tuning_candidates",
+    "tuning_grid",
     "permutation_seed",
     "TUNING_GRIDS",
 ]
@@ -72,7 +76,8 @@ class CVResult:
         One row per repeat, one column per metric (over that repeat's
         out-of-fold predictions).
     summary : dict
-        Mean, sd and 95% CI of each metric across repeats.
+        Per metric: mean over repeats, CV spread (sd across repeats) and the
+        bootstrap 95% CI (:func:`mlmicro.model.bootstrap.cv_intervals`).
     oof : pandas.DataFrame
         Out-of-fold predictions: ``repeat``, ``fold``, ``sample_id``,
         ``y_true`` and ``probability_<class>`` columns.
@@ -83,6 +88,12 @@ class CVResult:
     fold_importance : pandas.DataFrame or None
         Mean |SHAP| of each feature in each fold model (rows: splits), for
         XGBoost models.
+    interval : dict
+        How ``summary``'s ``ci95`` was computed
+        (:func:`mlmicro.model.bootstrap.interval_method`).
+    tuning : list of dict or None
+        With nested tuning: ``{"repeat", "fold", "study", "params"}``, the
+        parameters chosen in each outer fold.
     """
 
     scheme: str
@@ -95,6 +106,8 @@ class CVResult:
     permutation: dict[str, object] | None = None
     fold_importance: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    interval: dict[str, Any] = field(default_factory=dict)
+    tuning: list[dict[str, Any]] | None = None
 
 
 def _make_pipeline(config: TrainConfig, threads: int | None) -> Pipeline:
@@ -106,9 +119,35 @@ def _make_pipeline(config: TrainConfig, threads: int | None) -> Pipeline:
     return pipeline
 
 
+def tuning_grid(config: TrainConfig) -> dict[str, list[Any]]:
+    """Return the grid nested tuning searches: ``cv.grid``, else the built-in one.
+
+    Names without a step prefix are the classifier's (``max_depth`` becomes
+    ``classifier__max_depth``).
+
+    Examples
+    --------
+    >>> from mlmicro.config import TrainConfig
+    >>> tuning_grid(TrainConfig().override(**{"cv.grid": {"max_depth": [2, 4]}}))
+    {'classifier__max_depth': [2, 4]}
+    """
+    if not config.cv.grid:
+        return {k: list(v) for k, v in TUNING_GRIDS[config.model].items()}
+    prefix = "classifier__logisticregression__" if config.model == "logistic-l1" else "classifier__"
+    return {
+        (name if "__" in name else prefix + name): list(values)
+        for name, values in config.cv.grid.items()
+    }
+
+
 def tuning_candidates(config: TrainConfig) -> list[dict[str, Any]]:
     """Return the hyperparameter candidates nested tuning tries, in search order."""
-    return list(ParameterGrid(TUNING_GRIDS[config.model]))
+    return list(ParameterGrid(tuning_grid(config)))
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as JSON-ready values (numpy scalars become Python ones)."""
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in params.items()}
 
 
 @dataclass(frozen=True)
@@ -270,7 +309,8 @@ def _fit_all(
     *,
     progress: bool,
     description: str,
-) -> list[tuple[np.ndarray, pd.Series | None]]:
+) -> tuple[list[tuple[np.ndarray, pd.Series | None]], list[dict[str, Any]] | None]:
+    best = None
     if config.cv.tune:
         best = _tune(
             runner, config, table, y, groups, tasks, progress=progress, description=description
@@ -279,13 +319,14 @@ def _fit_all(
             dataclasses.replace(task, params=params)
             for task, params in zip(tasks, best, strict=True)
         ]
-    return runner.map(
+    results = runner.map(
         _fit_predict,
         tasks,
         shared=(config, table, y, groups),
         progress=progress,
         description=description,
     )
+    return results, best
 
 
 def _permuted(y: np.ndarray, groups: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
@@ -363,7 +404,7 @@ def cross_validate(
     splits = iter_splits(splitter, y_codes, folds, split_groups)
     loso = isinstance(splitter, LeaveOneStudyOut)
     repeats = 1 if loso else config.cv.repeats
-    results = _fit_all(
+    results, tuned = _fit_all(
         runner,
         config,
         table,
@@ -404,6 +445,16 @@ def cross_validate(
             rows.append({"study": study, "n_samples": len(g), **metrics})
         per_study = pd.DataFrame(rows)
     fold_importance = pd.concat(importances, axis=1).T.fillna(0.0) if importances else None
+    intervals = cv_intervals(
+        oof,
+        classes,
+        positive_class,
+        sample_ids=table.index.astype(str),
+        groups=group_values,
+        studies=study_values if loso else None,
+        n_resamples=config.cv.bootstrap,
+        seed=config.seed,
+    )
     result = CVResult(
         scheme="leave-one-study-out"
         if loso
@@ -411,10 +462,19 @@ def cross_validate(
         folds=folds,
         repeats=repeats,
         per_repeat=per_repeat,
-        summary=summarize(per_repeat),
+        summary=summarize(per_repeat, intervals),
         oof=oof,
         per_study=per_study,
         fold_importance=fold_importance,
+        interval=interval_method(
+            config.cv.bootstrap, grouped=group_values is not None, within_study=loso
+        ),
+        tuning=None
+        if tuned is None
+        else [
+            {"repeat": s.repeat, "fold": s.fold, "study": s.study, "params": _plain(p)}
+            for s, p in zip(splits, tuned, strict=True)
+        ],
     )
     if config.cv.permutations:
         result.permutation = _permutation_null(
@@ -453,7 +513,7 @@ def _permutation_null(
     first_repeat = [s for s in splits if s.repeat == 0]
     seeds = [permutation_seed(config.seed, i) for i in range(config.cv.permutations)]
     tasks = [FitTask(s.train, s.test, label_seed=seed) for seed in seeds for s in first_repeat]
-    results = _fit_all(
+    results, _ = _fit_all(
         runner,
         config,
         table,
@@ -485,6 +545,7 @@ def tune_final(
     config: TrainConfig,
     groups: pd.Series | None = None,
     runner: Runner | None = None,
+    progress: bool = False,
 ) -> dict[str, Any] | None:
     """Tuned pipeline parameters for the final fit on all samples (``None`` without tuning)."""
     if not config.cv.tune:
@@ -500,10 +561,10 @@ def tune_final(
         y_codes,
         group_values,
         [task],
-        progress=False,
+        progress=progress,
         description="final model",
     )
-    return best
+    return _plain(best)
 
 
 def fit_final(
@@ -515,21 +576,43 @@ def fit_final(
     groups: pd.Series | None = None,
     runner: Runner | None = None,
     final_fit: str = "local",
+    progress: bool = False,
+    params: dict[str, Any] | None = None,
 ) -> Pipeline:
     """Fit the configured pipeline on all samples: the model that gets saved.
 
     With nested tuning, the candidates' inner CVs run on ``runner`` (local
     threads by default). The final fit itself runs here on ``config.jobs``
     threads, or, with ``final_fit="dask"``, across the runner's Dask workers
-    (see :mod:`mlmicro.model.dask_xgboost`).
+    (see :mod:`mlmicro.model.dask_xgboost`). ``params`` are tuned parameters
+    already chosen by :func:`tune_final` (then it is not run again).
     """
     runner = runner if runner is not None else ThreadRunner(config.jobs)
     check_final_fit(final_fit, config, runner)
-    params = tune_final(table, y, classes=classes, config=config, groups=groups, runner=runner)
+    if params is None:
+        params = tune_final(
+            table,
+            y,
+            classes=classes,
+            config=config,
+            groups=groups,
+            runner=runner,
+            progress=progress,
+        )
     y_codes = np.array([classes.index(v) for v in y], dtype=np.int64)
     threads = None if config.jobs == -1 else config.jobs
     if final_fit == "dask":
         return fit_final_dask(
             table, y_codes, config=config, runner=runner, params=params, threads=threads
         )
-    return _fit(config, table, y_codes, threads, params=params)
+    with tqdm(
+        total=1,
+        desc="final model fit",
+        unit=" fit",
+        disable=None if progress else True,  # None: only on a terminal
+        file=sys.stderr,
+        leave=False,
+    ) as bar:
+        pipeline = _fit(config, table, y_codes, threads, params=params)
+        bar.update(1)
+    return pipeline

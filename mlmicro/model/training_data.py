@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from mlmicro.model.insample import row_digests
+
 __all__ = ["TrainingData"]
 
 
@@ -23,6 +25,10 @@ class TrainingData:
         Canonical lineages (the model's input schema).
     y : list of str
         Class label per sample.
+    digests : list of str
+        Content digest of each sample's row
+        (:func:`mlmicro.model.insample.row_digests`), by which applying the
+        model recognises its training samples.
 
     Examples
     --------
@@ -33,10 +39,12 @@ class TrainingData:
     """
 
     def __init__(self, table: pd.DataFrame, y: Sequence[object] | pd.Series) -> None:
-        self.matrix = sparse.csr_matrix(table.to_numpy(dtype=np.float64))
+        values = table.to_numpy(dtype=np.float64)
+        self.matrix = sparse.csr_matrix(values)
         self.sample_ids = [str(s) for s in table.index]
         self.taxa = [str(c) for c in table.columns]
         self.y = [str(v) for v in y]
+        self.digests = list(row_digests(values))
 
     @classmethod
     def from_parts(
@@ -52,6 +60,8 @@ class TrainingData:
         data.sample_ids = [str(s) for s in sample_ids]
         data.taxa = [str(t) for t in taxa]
         data.y = [str(v) for v in y]
+        # the stored values are exact, so their digests are the training rows' own
+        data.digests = list(row_digests(matrix.toarray()))
         return data
 
     def table(self) -> pd.DataFrame:

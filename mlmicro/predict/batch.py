@@ -18,7 +18,10 @@ Output
 One row per sample: ``sample_id``, ``predicted_label`` and
 ``probability_<class>`` for each class of the model card (calibrated when the
 model has a calibrator; the label of a binary model is decided by its
-threshold, see :mod:`mlmicro.model.trust`), then ``domain_score`` (the
+threshold, see :mod:`mlmicro.model.trust`), ``probability_source``: ``model``,
+or ``out-of-fold`` for the model's own training samples (recognised by
+content; :mod:`mlmicro.model.insample`), whose probability is their
+out-of-fold CV probability, not an in-sample one; then ``domain_score`` (the
 sample's distance to the training cohort as a percentile of training samples'
 own, :mod:`mlmicro.model.domain`) and ``in_domain``. With
 ``top_strains=K``: ``top1_taxon``, ``top1_shap`` ... ``topK_taxon``,
@@ -67,7 +70,7 @@ from mlmicro.predict.coverage import (
 )
 from mlmicro.predict.memory import reuse_freed_blocks
 from mlmicro.predict.trust import DomainTally, TrustSummary, model_trust
-from mlmicro.predict.validation import LabelTally, Validation, cohort_labels
+from mlmicro.predict.validation import LabelTally, TrainingTally, Validation, cohort_labels
 from mlmicro.taxonomy import display_names
 
 __all__ = [
@@ -172,9 +175,15 @@ class Predictor:
         jobs: int,
         where: str = "the table",
         trust: Trust | None = None,
+        training_probability: str = "out-of-fold",
     ) -> None:
         self.runner = PipelineRunner(
-            model.pipeline, threads=jobs, trust=trust, classes=model.classes
+            model.pipeline,
+            threads=jobs,
+            trust=trust,
+            classes=model.classes,
+            training=model.training_lookup,
+            training_probability=training_probability,
         )
         self.domain = trust is not None and trust.domain is not None
         self.alignment = alignment
@@ -185,6 +194,7 @@ class Predictor:
         self.columns = (
             ["sample_id", "predicted_label"]
             + [f"probability_{c}" for c in self.classes]
+            + ["probability_source"]
             + (["domain_score", "in_domain"] if self.domain else [])
             + [f"top{i}_{part}" for i in range(1, self.top + 1) for part in ("taxon", "shap")]
         )
@@ -206,6 +216,10 @@ class Predictor:
         }
         for j, name in enumerate(self.classes):
             out[f"probability_{name}"] = proba[:, j]
+        source = applied.probability_source
+        if source is None:
+            source = np.where(ok, "model", None).astype(object)
+        out["probability_source"] = source
         if self.domain:
             out["domain_score"] = applied.domain.percentile
             out["in_domain"] = applied.domain.in_domain
@@ -236,12 +250,16 @@ class PredictionResult:
         Scores against known labels, when metadata was given.
     trust : TrustSummary or None
         Calibration, threshold, domain counts and predictive values.
+    n_in_training : int
+        Predicted samples that are the model's own training samples (their
+        ``probability_source`` is ``out-of-fold`` by default).
     """
 
     predictions: pd.DataFrame
     coverage: CoverageReport
     validation: Validation | None = None
     trust: TrustSummary | None = None
+    n_in_training: int = 0
 
 
 @dataclass(frozen=True)
@@ -262,6 +280,8 @@ class PredictionRun:
         Wall time.
     trust : TrustSummary or None
         Calibration, threshold, domain counts and predictive values.
+    n_in_training : int
+        Predicted samples that are the model's own training samples.
     """
 
     output: Path
@@ -271,6 +291,7 @@ class PredictionRun:
     validation: Validation | None
     seconds: float
     trust: TrustSummary | None = None
+    n_in_training: int = 0
 
     def format(self) -> str:
         """One line: how many samples were predicted as what."""
@@ -310,6 +331,7 @@ def predict_table(
     jobs: int = 1,
     threshold: float | None = None,
     prevalence: float | None = None,
+    training_probability: str = "out-of-fold",
 ) -> PredictionResult:
     """Predict a cohort held in memory.
 
@@ -340,6 +362,12 @@ def predict_table(
         model's stored threshold.
     prevalence : float, optional
         Give PPV and NPV at this prevalence (:attr:`PredictionResult.trust`).
+    training_probability : {"out-of-fold", "model"}
+        What the model's own training samples (recognised by content) get:
+        their out-of-fold CV probability (default) or the final model's
+        in-sample one. Either way an :class:`InSampleWarning` counts them, the
+        ``probability_source`` column says which, and external validation
+        scores only the other samples.
 
     Returns
     -------
@@ -373,25 +401,34 @@ def predict_table(
     check_coverage(report, alignment, "the table")
     trust = model_trust(model, threshold)
     predictor = Predictor(
-        model, alignment, top_strains=top_strains, jobs=_threads(jobs), trust=trust
+        model,
+        alignment,
+        top_strains=top_strains,
+        jobs=_threads(jobs),
+        trust=trust,
+        training_probability=training_probability,
     )
     abundance, scored, domain = AbundanceTally(), LabelTally(labels, model.classes), DomainTally()
+    tally = TrainingTally()
     parts = []
     step = auto_chunk_size(table.shape[1])
     for start in range(0, len(table), step):
         out, applied = predictor.predict(table.iloc[start : start + step])
         abundance.add(applied.abundance_share, applied.n_unpredicted)
-        scored.add(out)
+        scored.add(out, applied)
         domain.add(applied)
+        tally.add(applied)
         parts.append(out)
     predictions = pd.concat(parts, ignore_index=True).set_index("sample_id")
     predictions.index = pd.Index(predictions.index, dtype="str", name="sample_id")
     domain.warn("the table")
+    tally.warn()
     return PredictionResult(
         predictions=predictions,
         coverage=abundance.finish(report),
         validation=scored.finish(model),
         trust=TrustSummary.of(model, trust, domain, prevalence),
+        n_in_training=tally.n,
     )
 
 
@@ -420,6 +457,7 @@ def predict_file(
     samples: Collection[str] | None = None,
     threshold: float | None = None,
     prevalence: float | None = None,
+    training_probability: str = "out-of-fold",
 ) -> PredictionRun:
     """Predict a table file block by block and write the predictions file.
 
@@ -465,6 +503,7 @@ def predict_file(
         (:func:`mlmicro.predict.memory.reuse_freed_blocks`; process-wide while
         the run lasts, so off unless the caller owns the process).
     threshold, prevalence : float, optional
+    training_probability : {"out-of-fold", "model"}
         See :func:`predict_table`.
 
     Returns
@@ -503,9 +542,16 @@ def predict_file(
     if on_coverage is not None:
         on_coverage(report)
     predictor = Predictor(
-        model, alignment, top_strains=top_strains, jobs=threads, where=str(table), trust=trust
+        model,
+        alignment,
+        top_strains=top_strains,
+        jobs=threads,
+        where=str(table),
+        trust=trust,
+        training_probability=training_probability,
     )
     abundance, scored, domain = AbundanceTally(), LabelTally(labels, model.classes), DomainTally()
+    tally = TrainingTally()
     counts = dict.fromkeys(model.classes, 0)
     stream: Iterable[pd.DataFrame] = chain([first], blocks)
     bar = tqdm(
@@ -529,8 +575,9 @@ def predict_file(
                 out, applied = predictor.predict(block)
                 writer.write(out)
                 abundance.add(applied.abundance_share, applied.n_unpredicted)
-                scored.add(out)
+                scored.add(out, applied)
                 domain.add(applied)
+                tally.add(applied)
                 for name, count in out["predicted_label"].value_counts().items():
                     counts[str(name)] += int(count)
                 n_samples += len(out)
@@ -538,6 +585,7 @@ def predict_file(
         finally:
             writer.close()
     domain.warn(str(table))
+    tally.warn()
     return PredictionRun(
         output=output,
         n_samples=n_samples,
@@ -546,4 +594,5 @@ def predict_file(
         validation=scored.finish(model),
         seconds=time.perf_counter() - started,
         trust=TrustSummary.of(model, trust, domain, prevalence),
+        n_in_training=tally.n,
     )

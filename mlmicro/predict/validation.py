@@ -9,10 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mlmicro.model.metrics import score
-from mlmicro.model.model import Model
+from mlmicro.model.apply import Applied
+from mlmicro.model.metrics import METRICS, score
+from mlmicro.model.model import InSampleWarning, Model
 
-__all__ = ["LabelTally", "PredictionWarning", "Validation", "cohort_labels"]
+__all__ = ["LabelTally", "PredictionWarning", "TrainingTally", "Validation", "cohort_labels"]
+
+_ALL_METRICS = METRICS
 
 _VALIDATION_METRICS = {
     "roc_auc": "AUROC",
@@ -50,19 +53,31 @@ def cohort_labels(
 class Validation:
     """How well a model's predictions match a cohort's known labels (external validation).
 
+    Only samples the model was not trained on are scored externally. When
+    every labelled sample was a training sample there is no external score:
+    :attr:`source` is ``"out-of-fold"`` and :attr:`metrics` score those
+    samples' out-of-fold CV probabilities instead, said as such.
+
     Attributes
     ----------
     label : str
         The metadata column the labels come from.
     n_samples : int
-        Labelled samples that were predicted and scored.
+        Labelled samples that were scored.
     class_counts : dict
         Scored samples per true class.
     metrics : dict
         :func:`mlmicro.model.metrics.score` of the scored samples (AUROC is
-        ``NaN`` when a class is absent).
+        ``NaN`` when a class is absent or nothing could be scored).
     n_unscored : int
         Labelled samples not scored: absent from the table or not predicted.
+    n_in_training : int
+        Labelled samples left out of the external score because they are the
+        model's own training samples.
+    source : {"external", "out-of-fold"}
+        What :attr:`metrics` score: predictions of samples the model never
+        saw, or (every labelled sample being a training sample) their
+        out-of-fold CV probabilities.
     """
 
     label: str
@@ -70,19 +85,39 @@ class Validation:
     class_counts: dict[str, int]
     metrics: dict[str, float]
     n_unscored: int = 0
+    n_in_training: int = 0
+    source: str = "external"
 
     def format(self) -> str:
         """Return the plain-text lines printed by ``mlmicro predict``."""
         counts = ", ".join(f"{k} {v}" for k, v in self.class_counts.items())
-        lines = [
-            f"external validation on {self.label!r}: {self.n_samples} labelled samples "
-            f"({counts})"
-            + (f"; {self.n_unscored} labelled samples not scored" if self.n_unscored else "")
-        ]
+        unscored = (
+            f"; {self.n_unscored} labelled samples not scored (absent or not predicted)"
+            if self.n_unscored
+            else ""
+        )
+        if self.source == "out-of-fold":
+            lines = [
+                f"no external validation on {self.label!r}: all {self.n_samples} labelled "
+                f"samples ({counts}) are this model's training samples{unscored}; "
+                "cross-validation out-of-fold scores of these samples instead (mean "
+                "out-of-fold probability over repeats), not an external score:"
+            ]
+        else:
+            left = (
+                f"; {self.n_in_training} labelled training samples of the model left out"
+                if self.n_in_training
+                else ""
+            )
+            lines = [
+                f"external validation on {self.label!r}: {self.n_samples} labelled samples "
+                f"not used in training ({counts}){left}{unscored}"
+            ]
         missing = [c for c, n in self.class_counts.items() if n == 0]
         for key, name in _VALIDATION_METRICS.items():
             value = self.metrics[key]
-            shown = f"{value:.3f}" if np.isfinite(value) else f"n/a (no {', '.join(missing)})"
+            why = f"no {', '.join(missing)}" if missing else "undefined"
+            shown = f"{value:.3f}" if np.isfinite(value) else f"n/a ({why})"
             lines.append(f"  {name:<18} {shown}")
         return "\n".join(lines)
 
@@ -95,25 +130,43 @@ class LabelTally:
         self.ids: list[np.ndarray] = []
         self.proba: list[np.ndarray] = []
         self.predicted: list[np.ndarray] = []
+        self.training_ids: list[np.ndarray] = []
+        self.training_proba: list[np.ndarray] = []
         self.columns = [f"probability_{c}" for c in classes]
 
-    def add(self, out: pd.DataFrame) -> None:
-        """Keep the rows of one output block whose samples have a label."""
+    def add(self, out: pd.DataFrame, applied: Applied | None = None) -> None:
+        """Keep the rows of one output block whose samples have a label.
+
+        Training samples of the model (``applied.in_training``) are kept apart,
+        with their out-of-fold probabilities.
+        """
         if self.labels is None:
             return
         predicted = out["predicted_label"].notna().to_numpy()
         mask = out["sample_id"].isin(self.labels.index).to_numpy() & predicted
-        if mask.any():
-            self.ids.append(out["sample_id"].to_numpy()[mask])
-            self.proba.append(out[self.columns].to_numpy(dtype=np.float64)[mask])
-            self.predicted.append(out["predicted_label"].to_numpy(dtype=object)[mask])
+        ids = out["sample_id"].to_numpy()
+        in_training = np.zeros(len(out), dtype=bool)
+        if applied is not None and applied.in_training is not None:
+            in_training = applied.in_training
+        external = mask & ~in_training
+        if external.any():
+            self.ids.append(ids[external])
+            self.proba.append(out[self.columns].to_numpy(dtype=np.float64)[external])
+            self.predicted.append(out["predicted_label"].to_numpy(dtype=object)[external])
+        training = mask & in_training
+        if training.any():
+            self.training_ids.append(ids[training])
+            self.training_proba.append(applied.out_of_fold[training])  # type: ignore[union-attr]
 
     def finish(self, model: Model) -> Validation | None:
         """Score the kept rows; ``None`` without labels."""
         if self.labels is None:
             return None
         ids = np.concatenate(self.ids) if self.ids else np.empty(0, dtype=object)
-        if len(ids) == 0:
+        training = (
+            np.concatenate(self.training_ids) if self.training_ids else np.empty(0, dtype=object)
+        )
+        if len(ids) == 0 and len(training) == 0:
             warnings.warn(
                 f"No predicted sample has a usable label in column {self.labels.name!r}; "
                 "check that the metadata's sample IDs match the table's (--sample-id-column) "
@@ -122,15 +175,58 @@ class LabelTally:
                 stacklevel=3,
             )
             return None
-        proba = np.concatenate(self.proba)
+        source = "external"
+        if len(ids):
+            proba = np.concatenate(self.proba)
+        else:  # every labelled sample is a training sample: CV out-of-fold, never in-sample
+            source, ids = "out-of-fold", training
+            proba = np.concatenate(self.training_proba)
         y = self.labels.loc[ids].to_numpy()
-        predicted = np.concatenate(self.predicted)
-        metrics = score(y, proba, model.classes, model.positive_class, predicted=predicted)
-        counts = pd.Series(y).value_counts()
+        predicted = (
+            np.concatenate(self.predicted) if source == "external" and self.predicted else None
+        )
+        scored = ~np.isnan(proba).any(axis=1)
+        metrics = (
+            score(
+                y[scored],
+                proba[scored],
+                model.classes,
+                model.positive_class,
+                predicted=None if predicted is None else predicted[scored],
+            )
+            if scored.sum() > 1
+            else dict.fromkeys(_ALL_METRICS, float("nan"))
+        )
+        counts = pd.Series(y[scored]).value_counts()
+        n_training = len(training) if source == "external" else 0
         return Validation(
             label=str(self.labels.name),
-            n_samples=len(ids),
+            n_samples=int(scored.sum()),
             class_counts={c: int(counts.get(c, 0)) for c in model.classes},
             metrics=metrics,
-            n_unscored=len(self.labels) - len(ids),
+            n_unscored=len(self.labels) - len(ids) - n_training + int((~scored).sum()),
+            n_in_training=n_training,
+            source=source,
         )
+
+
+class TrainingTally:
+    """Counts the model's own training samples among predicted blocks, and warns once."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.total = 0
+        self.last: Applied | None = None
+
+    def add(self, applied: Applied) -> None:
+        """Count one block."""
+        self.n += applied.n_in_training
+        self.total += int(applied.predicted.sum())
+        self.last = applied
+
+    def warn(self) -> None:
+        """Warn (:class:`InSampleWarning`) when any predicted sample was a training sample."""
+        if self.n and self.last is not None:
+            warnings.warn(
+                self.last.training_message(self.n, self.total), InSampleWarning, stacklevel=3
+            )

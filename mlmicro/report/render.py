@@ -50,7 +50,7 @@ from mlmicro import figures
 from mlmicro.io import atomic_write, write_table
 from mlmicro.model.card import library_versions
 from mlmicro.model.curves import cv_curve_table
-from mlmicro.model.metrics import METRIC_LABELS
+from mlmicro.model.metrics import METRIC_LABELS, format_interval, format_value
 from mlmicro.report.page import CSS, PAGE, SCRIPT
 from mlmicro.report.trust import trust_sections
 
@@ -153,6 +153,9 @@ def _sample_table(explanation: Explanation, sample: str) -> pd.DataFrame:
     table.insert(2, "base_value", view.base_value)
     row = view.row_of(sample)
     table.insert(3, "probability", view.probability.iloc[row][f"probability_{view.outputs[0]}"])
+    source = view.probability_source
+    # "out-of-fold": a training sample, whose SHAP values add up to the in-sample margin instead
+    table.insert(4, "probability_source", "model" if source is None else source[row])
     return table
 
 
@@ -354,8 +357,7 @@ def _subtitle(model: Model, explanation: Explanation) -> str:
         card.model_type,
     ]
     if auc.get("mean") is not None:
-        lo, hi = auc["ci95"]
-        parts.append(f"CV AUROC {auc['mean']:.3f} (95% CI {lo:.3f}–{hi:.3f})")
+        parts.append(f"CV AUROC {auc['mean']:.3f} (95% CI {format_interval(auc['ci95'])})")
     return " · ".join(parts)
 
 
@@ -459,16 +461,17 @@ def _card_section(model: Model, explanation: Explanation) -> _Section:
         m = card.metric(key)
         if m.get("mean") is None:
             continue
-        lo, hi = m["ci95"]
         metrics.append(
-            f"<tr><th>{label}</th><td>{m['mean']:.3f}</td><td>{m['std']:.3f}</td>"
-            f"<td>{lo:.3f} – {hi:.3f}</td></tr>"
+            f"<tr><th>{label}</th><td>{m['mean']:.3f}</td><td>{format_value(m['std'])}</td>"
+            f"<td>{format_interval(m['ci95'])}</td></tr>"
         )
+    interval = (card.cv.get("interval") or {}).get("description") or "none"
     metric_table = (
-        "<table class='compact'><thead><tr><th>metric</th><th>mean</th><th>sd</th>"
+        "<table class='compact'><thead><tr><th>metric</th><th>mean</th><th>CV spread (sd)</th>"
         f"<th>95% CI</th></tr></thead><tbody>{''.join(metrics)}</tbody></table>"
-        "<p class='caption'>Over CV repeats (each repeat scores its out-of-fold predictions); "
-        "the interval is the t-interval of the mean.</p>"
+        "<p class='caption'>Mean over CV repeats (each repeat scores its out-of-fold "
+        "predictions). CV spread: standard deviation across repeats, how much the fold "
+        f"assignment moves the metric. 95% CI: {html.escape(interval)}.</p>"
         if metrics
         else "<p class='muted'>No cross-validation results in this bundle.</p>"
     )
