@@ -1,6 +1,41 @@
 """The page around a report: its style sheet, its small script and the HTML skeleton."""
 
-__all__ = ["CSS", "PAGE", "SCRIPT"]
+import html as _html
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["CSS", "PAGE", "SCRIPT", "Section", "section", "shap_units"]
+
+
+def _e(value: object) -> str:
+    return _html.escape(str(value))
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of the page: its anchor and heading (for the navigation bar) and body."""
+
+    anchor: str
+    title: str
+    body: str
+
+    @property
+    def html(self) -> str:
+        """The section as HTML."""
+        return f'<section id="{self.anchor}"><h2>{_e(self.title)}</h2>{self.body}</section>'
+
+
+def section(anchor: str, title: str, body: str) -> Section:
+    """Return one part of the page."""
+    return Section(anchor, title, body)
+
+
+def shap_units(explanation: Any, multiclass: str) -> str:
+    """Return the unit of an explanation's SHAP values, for labels."""
+    if explanation.unit == "probability":
+        return "probability"
+    return "log-odds" if len(explanation.classes) == 2 else multiclass
+
 
 CSS = """
 *{box-sizing:border-box}

@@ -39,7 +39,6 @@ import importlib.util
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,7 +50,7 @@ from mlmicro.io import atomic_write, write_table
 from mlmicro.model.card import library_versions
 from mlmicro.model.curves import cv_curve_table
 from mlmicro.model.metrics import METRIC_LABELS, format_interval, format_value
-from mlmicro.report.page import CSS, PAGE, SCRIPT
+from mlmicro.report.page import CSS, PAGE, SCRIPT, Section, section, shap_units
 from mlmicro.report.trust import trust_sections
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -237,7 +236,7 @@ def _write_json(
         "n_samples": len(explanation.sample_ids),
         "classes": explanation.classes,
         "explained_outputs": explanation.outputs,
-        "units": _units(explanation, "softmax margin"),
+        "units": shap_units(explanation, "softmax margin"),
         "base_value": base if isinstance(base, float) else base.to_dict(),
         "feature_kind": explanation.feature_kind,
         "rank": explanation.rank,
@@ -310,7 +309,7 @@ def render_html(
         _glance_section(explanation),
         _card_section(model, explanation),
         _cv_section(model, curves),
-        *(_section(*part) for part in trust_sections(model)),
+        *(section(*part) for part in trust_sections(model)),
     ]
     for view in explanation.views():
         sections.append(_taxa_section(view, top=top, multiclass=explanation.is_multiclass))
@@ -328,23 +327,6 @@ def render_html(
         css=CSS,
         script=SCRIPT,
     )
-
-
-@dataclass(frozen=True)
-class _Section:
-    """One part of the page: its anchor and heading (for the navigation bar) and body."""
-
-    anchor: str
-    title: str
-    body: str
-
-    @property
-    def html(self) -> str:
-        return f'<section id="{self.anchor}"><h2>{_e(self.title)}</h2>{self.body}</section>'
-
-
-def _section(anchor: str, title: str, body: str) -> _Section:
-    return _Section(anchor, title, body)
 
 
 def _subtitle(model: Model, explanation: Explanation) -> str:
@@ -376,7 +358,7 @@ def _direction_html(direction: str, target: str) -> str:
 
 
 # --------------------------------------------------------------------- sections
-def _glance_section(explanation: Explanation) -> _Section:
+def _glance_section(explanation: Explanation) -> Section:
     blocks = []
     for view in explanation.views():
         summary = view.top(10)
@@ -408,7 +390,7 @@ def _glance_section(explanation: Explanation) -> _Section:
     kind_note = ""
     if explanation.feature_kind != "taxon":
         kind_note = "".join(f'<p class="warn">{_e(n)}</p>' for n in explanation.notes[1:2])
-    return _section(
+    return section(
         "glance",
         "At a glance",
         f"""
@@ -419,7 +401,7 @@ value and its SHAP value across samples).</p>{kind_note}
     )
 
 
-def _card_section(model: Model, explanation: Explanation) -> _Section:
+def _card_section(model: Model, explanation: Explanation) -> Section:
     card = model.card
     task = card.task
     cv = card.cv
@@ -475,7 +457,7 @@ def _card_section(model: Model, explanation: Explanation) -> _Section:
         if metrics
         else "<p class='muted'>No cross-validation results in this bundle.</p>"
     )
-    return _section(
+    return section(
         "card",
         "Model card",
         f"""<div class="two">
@@ -483,9 +465,9 @@ def _card_section(model: Model, explanation: Explanation) -> _Section:
     )
 
 
-def _cv_section(model: Model, curves: pd.DataFrame | None) -> _Section:
+def _cv_section(model: Model, curves: pd.DataFrame | None) -> Section:
     if curves is None or curves.empty:
-        return _section(
+        return section(
             "cv",
             "Cross-validated performance",
             "<p class='muted'>No out-of-fold predictions in this bundle.</p>",
@@ -494,7 +476,7 @@ def _cv_section(model: Model, curves: pd.DataFrame | None) -> _Section:
     prevalence = (y_true.value_counts() / len(y_true)).to_dict()
     image = _img(figures.cv_curves(curves, prevalence=prevalence), "CV ROC and PR curves")
     repeats = curves["repeat"].nunique()
-    return _section(
+    return section(
         "cv",
         "Cross-validated performance",
         f"""
@@ -505,7 +487,7 @@ panel is the class's share of samples (a classifier without skill). Table: cv_cu
     )
 
 
-def _taxa_section(view: Explanation, *, top: int, multiclass: bool) -> _Section:
+def _taxa_section(view: Explanation, *, top: int, multiclass: bool) -> Section:
     target = view.outputs[0]
     anchor = f"taxa-{_slug(target)}" if multiclass else "taxa"
     heading = "Taxa that drive predictions" + (f" of {target}" if multiclass else "")
@@ -514,8 +496,8 @@ def _taxa_section(view: Explanation, *, top: int, multiclass: bool) -> _Section:
     bee = _img(view.plot_beeswarm(top), f"SHAP values of the top {top}")
     keys = view.ranked_keys(DEPENDENCE_PLOTS)
     dependence = _img(figures.dependence_grid(view, keys), "dependence plots")
-    units = _units(view, "margin")
-    return _section(
+    units = shap_units(view, "margin")
+    return section(
         anchor,
         heading,
         f"""
@@ -594,7 +576,7 @@ abundance. CV top-{top} share: the share of cross-validation fold models in whic
 the {top} most important.{more}</p>"""
 
 
-def _aggregate_section(grouped: Explanation, *, top: int) -> _Section:
+def _aggregate_section(grouped: Explanation, *, top: int) -> Section:
     parts = []
     rank = grouped.rank or "rank"
     for view in grouped.views():
@@ -610,7 +592,7 @@ coloured by its relative abundance. Table: shap_values_{_e(rank)}.</figcaption><
 <h3>{_e(rank.capitalize())} table</h3>
 {_strain_table(view.summary(top_k=top), view, top)}"""
         )
-    return _section(
+    return section(
         "aggregate",
         f"Aggregated to {rank}",
         f"""
@@ -619,14 +601,14 @@ coloured by its relative abundance. Table: shap_values_{_e(rank)}.</figcaption><
     )
 
 
-def _samples_section(explanation: Explanation, samples: Sequence[str]) -> _Section:
+def _samples_section(explanation: Explanation, samples: Sequence[str]) -> Section:
     figures_html = []
     for sample in samples:
         view = _predicted_view(explanation, sample)
         image = _img(view.plot_waterfall(sample), f"waterfall of sample {sample}")
         figures_html.append(f"<figure>{image}</figure>")
-    units = _units(explanation, "margin of the predicted class")
-    return _section(
+    units = shap_units(explanation, "margin of the predicted class")
+    return section(
         "samples",
         "Single samples",
         f"""
@@ -637,12 +619,12 @@ toward the class shown, blue away from it. Table: sample_contributions.tsv.</p>
     )
 
 
-def _method_section(explanation: Explanation, files: Sequence[str]) -> _Section:
+def _method_section(explanation: Explanation, files: Sequence[str]) -> Section:
     notes = "".join(f"<li>{_e(n)}</li>" for n in explanation.notes)
     listed = "".join(f"<li><code>{_e(f)}</code></li>" for f in files)
     __version__ = library_versions()["mlmicro"]
 
-    return _section(
+    return section(
         "method",
         "How this was computed",
         f"""
@@ -654,9 +636,3 @@ can rank high because it travels with the real driver.</li></ul>
 <p>Files beside this report:</p><ul class="files">{listed}</ul>
 <p class="muted">mlmicro {_e(__version__)}</p>""",
     )
-
-
-def _units(explanation: Explanation, multiclass: str) -> str:
-    if explanation.unit == "probability":
-        return "probability"
-    return "log-odds" if len(explanation.classes) == 2 else multiclass
