@@ -17,6 +17,8 @@ from mlmicro.config import TrainConfig, load_config
 from mlmicro.exceptions import MetadataError
 from mlmicro.io import empty_samples, join_metadata, read_metadata, read_table
 from mlmicro.model.card import ModelCard
+from mlmicro.model.confounders import screen_confounders
+from mlmicro.model.covariates import check_covariates, covariate_baseline
 from mlmicro.model.dask_xgboost import check_final_fit
 from mlmicro.model.device import with_device
 from mlmicro.model.labels import make_target
@@ -91,6 +93,7 @@ def train(
     scheduler: Any = None,
     device: str | None = None,
     final_fit: str = "local",
+    covariates: Sequence[str] | None = None,
     **overrides: Any,
 ) -> Model:
     """Cross-validate a classifier and refit it on all samples.
@@ -127,6 +130,11 @@ def train(
     final_fit : {"local", "dask"}
         Fit the saved model here, or across the Dask workers with
         ``xgboost.dask`` (see :mod:`mlmicro.model.dask_xgboost`).
+    covariates : sequence of str, optional
+        Metadata columns (age, sex, ...) for a covariate baseline on the same
+        folds: the card's ``covariates`` gives the microbiome's added AUROC
+        over them (see :mod:`mlmicro.model.covariates`). The saved model
+        stays microbiome-only.
     **overrides
         Configuration fields to override: ``rank``, ``model``, ``seed``,
         ``jobs`` or dotted ``"cv.folds"``-style keys; ``None`` is ignored.
@@ -186,6 +194,12 @@ def train(
     kept_meta = metadata.loc[target.y.index]
     groups = _column(kept_meta, group, "--group")
     studies = _column(kept_meta, study, "--study")
+    if covariates:
+        check_covariates(kept_meta, covariates, label=label)
+    # every metadata column against the label; warns about the ones that alone separate classes
+    screen = screen_confounders(
+        kept_meta, target.y, classes=target.classes, label=label, group=group
+    )
 
     with open_runner(scheduler, jobs=resolved.jobs) as runner:
         check_final_fit(final_fit, resolved, runner)
@@ -201,6 +215,22 @@ def train(
             progress=progress,
             runner=runner,
         )
+        baseline = None
+        if covariates:
+            baseline = covariate_baseline(
+                table,
+                target.y,
+                kept_meta,
+                covariates,
+                oof=cv.oof,
+                microbiome_summary=cv.summary["roc_auc"],
+                classes=target.classes,
+                positive_class=target.positive_class,
+                config=resolved,
+                groups=groups,
+                runner=runner,
+                progress=progress,
+            )
         pipeline = fit_final(
             table,
             target.y,
@@ -248,6 +278,8 @@ def train(
             "sample_ids": target.dropped[:20],
             "empty_samples": len(empty),
         },
+        confounders=screen.columns,
+        covariates=baseline,
     )
     return Model(
         pipeline,

@@ -16,6 +16,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from mlmicro.exceptions import ModelBundleError
+from mlmicro.model.confounders import ColumnScreen
+from mlmicro.model.covariates import CovariateBaseline
 from mlmicro.model.labels import Task
 
 __all__ = [
@@ -31,7 +33,7 @@ BUNDLE_FORMAT = "mlmicro-model"
 #: Version of the bundle file layout.
 BUNDLE_VERSION = 1
 #: Version of the card's JSON schema (fields and their meaning).
-CARD_SCHEMA_VERSION = 2
+CARD_SCHEMA_VERSION = 3
 
 
 def library_versions() -> dict[str, str]:
@@ -76,6 +78,12 @@ class ModelCard:
         ISO time stamp.
     dropped : dict
         What training left out, counted: ``samples`` (no label or in no class).
+    confounders : list of ColumnScreen
+        Every metadata column screened against the label
+        (:func:`mlmicro.model.confounders.screen_confounders`).
+    covariates : CovariateBaseline or None
+        The covariate baseline, when covariates were given
+        (:func:`mlmicro.model.covariates.covariate_baseline`).
     name : str or None
         The bundle's name (set when saved).
     bundle : dict or None
@@ -94,6 +102,8 @@ class ModelCard:
     versions: dict[str, str] = field(default_factory=library_versions)
     created: str = ""
     dropped: dict[str, Any] = field(default_factory=dict)
+    confounders: list[ColumnScreen] = field(default_factory=list)
+    covariates: CovariateBaseline | None = None
     name: str | None = None
     bundle: dict[str, Any] | None = None
 
@@ -140,6 +150,8 @@ class ModelCard:
             "cv": self.cv,
             "cv_metrics": self.cv_metrics,
             "dropped": self.dropped,
+            "confounders": [c.to_dict() for c in self.confounders],
+            "covariates": None if self.covariates is None else self.covariates.to_dict(),
             "training_table": self.training_table,
             "versions": self.versions,
             "bundle": self.bundle,
@@ -178,10 +190,14 @@ class ModelCard:
                 versions={str(k): str(v) for k, v in (data.get("versions") or {}).items()},
                 created=str(data.get("created") or ""),
                 dropped=dict(data.get("dropped") or {}),
+                confounders=[ColumnScreen.from_dict(c) for c in data["confounders"]],
+                covariates=None
+                if data["covariates"] is None
+                else CovariateBaseline.from_dict(data["covariates"]),
                 name=data.get("name"),
                 bundle=data.get("bundle"),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ModelBundleError(
                 f"{where} is missing or has a malformed field ({type(exc).__name__}: {exc}); "
                 "retrain the model."

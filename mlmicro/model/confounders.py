@@ -1,4 +1,4 @@
-"""Confounder screening: does any metadata column on its own tell the classes apart?
+"""Confounder screening: whether a metadata column on its own tells the classes apart.
 
 A model trained on samples whose classes differ by study, country, body site
 or sample type can learn those instead of the disease. :func:`screen_confounders`
@@ -41,6 +41,9 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
+from mlmicro.io import empty_samples, join_metadata
+from mlmicro.model.labels import make_target
+
 __all__ = [
     "ALPHA",
     "FEW_VALUES",
@@ -52,6 +55,7 @@ __all__ = [
     "ConfounderWarning",
     "benjamini_hochberg",
     "is_identifier_like",
+    "screen_cohort",
     "screen_confounders",
 ]
 
@@ -341,9 +345,7 @@ def _numeric(values: pd.Series, y: pd.Series, classes: list[str]) -> dict[str, A
     }
 
 
-def _screen_column(
-    name: str, raw: pd.Series, y: pd.Series, classes: list[str]
-) -> ColumnScreen:
+def _screen_column(name: str, raw: pd.Series, y: pd.Series, classes: list[str]) -> ColumnScreen:
     present = raw.notna() & (raw.astype(str).str.strip() != "")
     values = raw[present]
     labels = y[present]
@@ -476,3 +478,44 @@ def _with_q(screen: ColumnScreen, q: float, threshold: float) -> ColumnScreen:
     strong = (screen.auroc is not None and screen.auroc >= threshold) or bool(screen.pure_levels)
     data["separates"] = bool(strong and np.isfinite(q) and q < ALPHA)
     return ColumnScreen.from_dict(data)
+
+
+def screen_cohort(
+    table: pd.DataFrame,
+    metadata: pd.DataFrame,
+    *,
+    label: str,
+    positive: Sequence[str] | None = None,
+    negative: Sequence[str] | None = None,
+    group: str | None = None,
+    threshold: float = SEPARATION_AUROC,
+    warn: bool = True,
+) -> ConfounderScreen:
+    """Screen the samples training would use: the table's, labelled, with reads.
+
+    Samples are joined and classes formed exactly as :func:`mlmicro.train`
+    does (same ``label`` / ``positive`` / ``negative``), so the screen is the
+    one training records in its model card.
+
+    Examples
+    --------
+    >>> from mlmicro.datasets import load_default_cohort
+    >>> cohort = load_default_cohort()
+    >>> screen = screen_cohort(cohort.table, cohort.metadata, label="diagnosis",
+    ...                        positive=["CD"], group="subject_id")
+    >>> screen.flagged
+    []
+    """
+    table, metadata = join_metadata(table, metadata)
+    target = make_target(metadata, label, positive=positive, negative=negative)
+    empty = set(empty_samples(table.loc[target.y.index]))
+    y = target.y[~target.y.index.astype(str).isin(empty)]
+    return screen_confounders(
+        metadata.loc[y.index],
+        y,
+        classes=target.classes,
+        label=label,
+        group=group,
+        threshold=threshold,
+        warn=warn,
+    )
