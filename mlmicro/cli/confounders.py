@@ -109,7 +109,7 @@ def confounders(
         help="In-sample AUROC at which a column on its own separates the classes.",
     ),
     output: Path | None = typer.Option(
-        None, "--output", "-o", help="Also write every column's result as TSV."
+        None, "--output", "-o", help="Also write every column's result to this TSV file."
     ),
     sample_id_column: str | None = typer.Option(
         None, "--sample-id-column", help="Metadata column holding the sample IDs (default: first)."
@@ -127,7 +127,7 @@ def confounders(
     in-sample AUROC as the only predictor. Exit status 0 either way: the
     warning is on standard error.
     """
-    from mlmicro.io import read_metadata, read_table, write_table
+    from mlmicro.io import atomic_write, read_metadata, read_table
     from mlmicro.model.confounders import screen_cohort
 
     if output is not None:
@@ -149,5 +149,6 @@ def confounders(
     )
     typer.echo(format_screen(screen.columns))
     if output is not None:
-        write_table(screen.to_frame().set_index("column"), output)
+        with atomic_write(output, mode="w") as handle:  # a failed run leaves no partial file
+            screen.to_frame().to_csv(handle, sep="\t", index=False, lineterminator="\n")
         typer.echo(f"\nwrote {output}")
