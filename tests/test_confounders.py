@@ -79,14 +79,23 @@ def test_screen_of_unconfounded_metadata_is_quiet():
 def test_multiclass_screen_uses_chi_squared_and_kruskal():
     rng = np.random.default_rng(5)
     y = pd.Series(rng.choice(["CD", "UC", "control"], 90), index=[f"s{i}" for i in range(90)])
+    centre = y.map({"CD": "a", "UC": "b", "control": "c"}).to_numpy().copy()
+    centre[:6] = "a"  # a few samples of other classes in centre a
     meta = pd.DataFrame(
-        {"centre": y.map({"CD": "a", "UC": "b", "control": "c"}), "age": rng.normal(0, 1, 90)},
+        {
+            "centre": centre,
+            "subtype": y.map({"CD": "L1", "UC": "E2", "control": "none"}),
+            "age": rng.normal(0, 1, 90),
+        },
         index=y.index,
     )
     with pytest.warns(ConfounderWarning, match="centre"):
         screen = screen_confounders(meta, y)
     by_name = {c.column: c for c in screen.columns}
-    assert by_name["centre"].test == "chi-squared" and by_name["centre"].auroc == 1.0
+    assert by_name["centre"].test == "chi-squared" and by_name["centre"].auroc > 0.9
+    assert by_name["subtype"].status == "skipped" and "derived from the label" in (
+        by_name["subtype"].reason
+    )
     assert by_name["age"].test == "Kruskal-Wallis" and not by_name["age"].separates
 
 
@@ -173,7 +182,8 @@ def test_planted_drivers_significant_and_agree_with_shap(embedded_model):
 def test_confounders_command(tmp_path):
     cohort = load_default_cohort()
     meta = cohort.metadata.copy()
-    meta["centre"] = np.where(meta["diagnosis"] == "CD", "north", "south")
+    control = (meta["diagnosis"] != "CD").to_numpy()
+    meta["centre"] = np.where(control & (np.arange(len(meta)) % 4 != 0), "south", "north")
     table_path, meta_path = tmp_path / "table.tsv", tmp_path / "meta.tsv"
     cohort.table.to_csv(table_path, sep="\t")
     meta.to_csv(meta_path, sep="\t")

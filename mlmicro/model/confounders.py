@@ -23,8 +23,12 @@ A column *separates the classes* when its association is significant
 :data:`SEPARATION_AUROC`) or one of its levels holds at least
 :data:`PURE_LEVEL_SHARE` of the samples (and at least
 :data:`PURE_LEVEL_MIN` samples) that all belong to one class ("every biopsy
-is IBD"). Identifier-like columns (sample or subject IDs), the label and the
-group column are skipped, and the screen says so; missing values are left
+is IBD"). Identifier-like columns (sample or subject IDs), the label, the
+group column and categorical columns in which each value holds one class or
+each class one value (re-encodings of the label such as a disease subtype or
+the diagnosis a subtype label was made from; a column completely confounded
+with the label looks the same and is listed with that reason) are
+skipped, and the screen says so; missing values are left
 out of each column's test and counted.
 """
 
@@ -371,6 +375,14 @@ def _screen_column(name: str, raw: pd.Series, y: pd.Series, classes: list[str]) 
     kind = "numeric" if numeric and distinct > FEW_VALUES else "categorical"
     if kind == "categorical":
         levels = values.map(lambda v: f"{v:g}" if isinstance(v, float) else str(v).strip())
+        seen = pd.crosstab(levels, labels) > 0
+        if seen.sum(axis=1).max() == 1 or seen.sum(axis=0).max() == 1:
+            return ColumnScreen(
+                **skipped,
+                n_levels=distinct,
+                reason="each value holds one class or each class one value (derived from the "
+                "label, or completely confounded with it)",
+            )
         result = _categorical(levels, labels, classes)
     else:
         result = _numeric(values, labels, classes)
