@@ -440,12 +440,12 @@ def screen_confounders(
 
     Examples
     --------
-    >>> md = pd.DataFrame({"site": ["a"] * 20 + ["b"] * 20, "age": range(40)},
+    >>> md = pd.DataFrame({"site": ["a"] * 25 + ["b"] * 15, "age": range(40)},
     ...                   index=[f"s{i}" for i in range(40)])
     >>> y = pd.Series(["case"] * 20 + ["control"] * 20, index=md.index)
     >>> screen = screen_confounders(md, y, warn=False)
-    >>> [c.column for c in screen.flagged]
-    ['site', 'age']
+    >>> [(c.column, round(c.auroc, 3)) for c in screen.flagged]
+    [('age', 1.0), ('site', 0.875)]
     """
     classes = [str(c) for c in (classes if classes is not None else sorted(set(y)))]
     y = y.astype(str)

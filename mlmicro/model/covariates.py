@@ -88,7 +88,7 @@ class CovariateEncoder(TransformerMixin, BaseEstimator):
     >>> frame = pd.DataFrame({"age": [20.0, 40.0, None], "sex": ["f", "m", "f"]})
     >>> enc = CovariateEncoder({"age": "numeric", "sex": "categorical"}).fit(frame)
     >>> enc.transform(frame).round(2).tolist()
-    [[-1.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    [[-1.22, 1.0, 0.0], [1.22, 0.0, 1.0], [0.0, 1.0, 0.0]]
     """
 
     def __init__(self, kinds: dict[str, str]) -> None:
