@@ -20,7 +20,13 @@ import mlmicro
 from mlmicro.cli import app
 from mlmicro.io import read_metaml
 
-pytestmark = [pytest.mark.shared, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.shared,
+    pytest.mark.slow,
+    # these cohorts carry label-derived columns (MetaHIT 'ibd', Jangi 'host_phenotype') and
+    # real confounders; the screen's warning about them is tested in test_confounders_real.py
+    pytest.mark.filterwarnings("ignore::mlmicro.model.confounders.ConfounderWarning"),
+]
 
 TOP = 5
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 import mlmicro
 from mlmicro.cli import app
 from mlmicro.io import read_metaml
+from mlmicro.model.confounders import ConfounderWarning
 
 pytestmark = pytest.mark.shared
 
@@ -19,16 +20,17 @@ def test_psoriasis_grouped_by_subject(shared_datasets):
     """70 skin samples of 21 subjects: no subject on both sides of any split."""
     table, meta = read_metaml(shared_datasets / "metaml" / "abundance.txt.bz2")
     meta = meta[meta["dataset_name"] == "Psoriasis_2014"]
-    model = mlmicro.train(
-        table.loc[meta.index],
-        meta,
-        label="disease",
-        positive=["y"],
-        negative=["n"],
-        group="subjectID",
-        config="fast",
-        **{"cv.repeats": 2},
-    )
+    with pytest.warns(ConfounderWarning, match="'bodysite'"):  # lesions differ by body site
+        model = mlmicro.train(
+            table.loc[meta.index],
+            meta,
+            label="disease",
+            positive=["y"],
+            negative=["n"],
+            group="subjectID",
+            config="fast",
+            **{"cv.repeats": 2},
+        )
     assert model.card.n_samples == 70
     assert model.card.cv["scheme"] == "stratified group k-fold"
     subject = meta["subjectID"]

@@ -3,6 +3,7 @@
 Each command lives in its own module and registers itself on :data:`app`.
 """
 
+from mlmicro.cli import confounders as _confounders  # noqa: F401  (registers the command)
 from mlmicro.cli import convert as _convert  # noqa: F401  (registers the command)
 from mlmicro.cli import explain as _explain  # noqa: F401
 from mlmicro.cli import predict as _predict  # noqa: F401

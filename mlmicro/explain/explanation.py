@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from mlmicro.exceptions import InvalidTableError, MetadataError, TaxonomyError
+from mlmicro.explain.association import taxon_associations
 from mlmicro.taxonomy import RANKS, display_names, normalize_rank, truncate_lineage
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -267,7 +268,12 @@ class Explanation:
             ``prevalence_<class>`` and ``mean_abundance_<class>`` (share of
             samples where the taxon is present, and its mean relative
             abundance as a proportion, per true class and over ``all``
-            samples; absent for ILR balances) and ``cv_top_k_share``.
+            samples; absent for ILR balances), the association tests of
+            :mod:`mlmicro.explain.association` when labels are known
+            (``assoc_*``, ``generalised_fold_change``, ``prevalence_shift``)
+            with ``agrees_with_shap`` (whether the taxon is more abundant in
+            the class its SHAP direction names; empty where either direction
+            is unclear), and ``cv_top_k_share``.
         """
         if self.is_multiclass:
             parts = []
@@ -286,6 +292,8 @@ class Explanation:
         frame["direction"] = [self._direction(r) for r in correlation]
         frame["direction_correlation"] = correlation
         for column, numbers in self._abundance_columns().items():
+            frame[column] = numbers
+        for column, numbers in self._association_columns(frame["direction"]).items():
             frame[column] = numbers
         frame["cv_top_k_share"] = self._stability(top_k)
         frame = frame.loc[self.ranked_keys()]
@@ -377,6 +385,15 @@ class Explanation:
         out = {f"prevalence_{name}": (abundance[m] > 0).mean(axis=0) for name, m in groups}
         out |= {f"mean_abundance_{name}": abundance[m].mean(axis=0) for name, m in groups}
         return out
+
+    def _association_columns(self, direction: pd.Series) -> dict[str, object]:
+        """Per-taxon tests of this view's class against the rest (see ``association``)."""
+        if self._abundance is None or self.labels is None or self.labels.isna().all():
+            return {}
+        tests = taxon_associations(self._abundance, self.labels, self.outputs[0], self.classes)
+        clear = (direction != "unclear").to_numpy() & (tests["assoc_direction"] != "none")
+        agrees = np.where(clear, direction.to_numpy() == tests["assoc_direction"], None)
+        return {**{c: tests[c].to_numpy() for c in tests.columns}, "agrees_with_shap": agrees}
 
     def _stability(self, top_k: int) -> np.ndarray:
         keys = list(self.features.index)

@@ -25,6 +25,8 @@ from mlmicro.io import (
 )
 from mlmicro.model.accounting import count_dropped, join_counts
 from mlmicro.model.card import ModelCard
+from mlmicro.model.confounders import screen_confounders
+from mlmicro.model.covariates import check_covariates, covariate_baseline
 from mlmicro.model.dask_xgboost import check_final_fit
 from mlmicro.model.device import with_device
 from mlmicro.model.labels import label_values, make_target
@@ -129,6 +131,7 @@ def train(
     target_sensitivity: float | None = None,
     target_specificity: float | None = None,
     domain_metric: str = "braycurtis",
+    covariates: Sequence[str] | None = None,
     **overrides: Any,
 ) -> Model:
     """Cross-validate a classifier and refit it on all samples.
@@ -182,6 +185,11 @@ def train(
     domain_metric : {"aitchison", "braycurtis"}
         Distance of the applicability-domain check (:mod:`mlmicro.model.domain`);
         Bray-Curtis by default.
+    covariates : sequence of str, optional
+        Metadata columns (age, sex, ...) for a covariate baseline on the same
+        folds: the card's ``covariates`` gives the microbiome's added AUROC
+        over them (see :mod:`mlmicro.model.covariates`). The saved model
+        stays microbiome-only.
     **overrides
         Configuration fields to override: ``rank``, ``model``, ``seed``,
         ``jobs`` or dotted ``"cv.folds"``-style keys; ``None`` is ignored.
@@ -265,6 +273,12 @@ def train(
     kept_meta = metadata.loc[target.y.index]
     groups = _column(kept_meta, group, "--group")
     studies = _column(kept_meta, study, "--study")
+    if covariates:
+        check_covariates(kept_meta, covariates, label=label)
+    # every metadata column against the label; warns about the ones that alone separate classes
+    screen = screen_confounders(
+        kept_meta, target.y, classes=target.classes, label=label, group=group
+    )
 
     with open_runner(scheduler, jobs=resolved.jobs) as runner:
         check_final_fit(final_fit, resolved, runner)
@@ -280,6 +294,22 @@ def train(
             progress=progress,
             runner=runner,
         )
+        baseline = None
+        if covariates:
+            baseline = covariate_baseline(
+                table,
+                target.y,
+                kept_meta,
+                covariates,
+                oof=cv.oof,
+                microbiome_summary=cv.summary["roc_auc"],
+                classes=target.classes,
+                positive_class=target.positive_class,
+                config=resolved,
+                groups=groups,
+                runner=runner,
+                progress=progress,
+            )
         final_params = tune_final(
             table,
             target.y,
@@ -367,6 +397,8 @@ def train(
             "not_selected": 0 if selection is None else selection.n_dropped,
         },
         trust=trust_report,
+        confounders=screen.columns,
+        covariates=baseline,
     )
     return Model(
         pipeline,

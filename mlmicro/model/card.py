@@ -16,6 +16,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from mlmicro.exceptions import ModelBundleError
+from mlmicro.model.confounders import ColumnScreen
+from mlmicro.model.covariates import CovariateBaseline
 from mlmicro.model.labels import Task
 from mlmicro.model.trust import TrustReport
 
@@ -86,6 +88,13 @@ class ModelCard:
         ``samples``, ``samples_without_metadata``, ``metadata_without_table``,
         ``missing_label``, ``in_no_class``, ``empty_samples``,
         ``features_without_lineage``.
+        What training left out, counted: ``samples`` (no label or in no class).
+    confounders : list of ColumnScreen
+        Every metadata column screened against the label
+        (:func:`mlmicro.model.confounders.screen_confounders`).
+    covariates : CovariateBaseline or None
+        The covariate baseline, when covariates were given
+        (:func:`mlmicro.model.covariates.covariate_baseline`).
     name : str or None
         The bundle's name (set when saved).
     bundle : dict or None
@@ -109,6 +118,8 @@ class ModelCard:
     versions: dict[str, str] = field(default_factory=library_versions)
     created: str = ""
     dropped: dict[str, Any] = field(default_factory=dict)
+    confounders: list[ColumnScreen] = field(default_factory=list)
+    covariates: CovariateBaseline | None = None
     name: str | None = None
     bundle: dict[str, Any] | None = None
     trust: TrustReport | None = None
@@ -156,6 +167,8 @@ class ModelCard:
             "cv": self.cv,
             "cv_metrics": self.cv_metrics,
             "dropped": self.dropped,
+            "confounders": [c.to_dict() for c in self.confounders],
+            "covariates": None if self.covariates is None else self.covariates.to_dict(),
             "training_table": self.training_table,
             "versions": self.versions,
             "bundle": self.bundle,
@@ -195,11 +208,15 @@ class ModelCard:
                 versions={str(k): str(v) for k, v in (data.get("versions") or {}).items()},
                 created=str(data.get("created") or ""),
                 dropped=dict(data.get("dropped") or {}),
+                confounders=[ColumnScreen.from_dict(c) for c in data["confounders"]],
+                covariates=None
+                if data["covariates"] is None
+                else CovariateBaseline.from_dict(data["covariates"]),
                 name=data.get("name"),
                 bundle=data.get("bundle"),
                 trust=None if data.get("trust") is None else TrustReport.from_dict(data["trust"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ModelBundleError(
                 f"{where} is missing or has a malformed field ({type(exc).__name__}: {exc}); "
                 "retrain the model."

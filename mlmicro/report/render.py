@@ -51,6 +51,7 @@ from mlmicro.model.card import library_versions
 from mlmicro.model.curves import cv_curve_table
 from mlmicro.model.metrics import METRIC_LABELS, format_interval, format_value
 from mlmicro.report.page import CSS, PAGE, SCRIPT, Section, section, shap_units
+from mlmicro.report.screening import association_table, confounder_html
 from mlmicro.report.trust import trust_sections
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -310,6 +311,7 @@ def render_html(
         _card_section(model, explanation),
         _cv_section(model, curves),
         *(section(*part) for part in trust_sections(model)),
+        section("confounders", "Confounders and covariates", confounder_html(model)),
     ]
     for view in explanation.views():
         sections.append(_taxa_section(view, top=top, multiclass=explanation.is_multiclass))
@@ -510,6 +512,8 @@ def _taxa_section(view: Explanation, *, top: int, multiclass: bool) -> Section:
 </div>
 <h3>Strain table</h3>
 {_strain_table(summary, view, top)}
+<h3>Association tests beside SHAP</h3>
+{association_table(view, summary)}
 <h3>Dependence of the top {len(keys)}</h3>
 <figure class="wide">{dependence}<figcaption>SHAP value against the
 {_e(figures.value_label(view))} (symmetric log scale; 0 = absent), one dot per sample.

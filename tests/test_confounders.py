@@ -1,0 +1,204 @@
+"""Confounder screening, the covariate baseline and association tests beside SHAP."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import mlmicro
+from mlmicro.cli import app
+from mlmicro.datasets import load_default_cohort
+from mlmicro.exceptions import MetadataError, ModelBundleError
+from mlmicro.model.card import ModelCard
+from mlmicro.model.confounders import (
+    ConfounderWarning,
+    benjamini_hochberg,
+    screen_confounders,
+)
+from mlmicro.model.covariates import CovariateEncoder
+from mlmicro.taxonomy import truncate_lineage
+
+
+def _labels(n: int, seed: int = 0) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    return pd.Series(
+        rng.permutation(["case", "control"] * (n // 2)), index=[f"s{i}" for i in range(n)]
+    )
+
+
+def test_screen_flags_separating_columns_and_skips_ids():
+    y = _labels(80)
+    rng = np.random.default_rng(1)
+    case = (y == "case").to_numpy()
+    meta = pd.DataFrame(
+        {
+            "sample_id": [f"x{i}" for i in range(80)],
+            "subject": [f"p{i // 2}" for i in range(80)],
+            "diagnosis": y.to_numpy(),
+            "site": np.where(case, "biopsy", np.where(rng.random(80) < 0.5, "biopsy", "stool")),
+            "noise": rng.choice(["a", "b", "c"], 80),
+            "age": np.where(case, 60.0, 30.0) + rng.normal(0, 5, 80),
+            "bmi": rng.normal(25, 3, 80),
+        },
+        index=y.index,
+    )
+    meta.loc[meta.index[:5], "bmi"] = np.nan
+    with pytest.warns(ConfounderWarning, match="'age'.*'site'|'site'.*'age'"):
+        screen = screen_confounders(meta, y, label="diagnosis", group="subject")
+    flagged = {c.column for c in screen.flagged}
+    assert flagged == {"age", "site"}
+    by_name = {c.column: c for c in screen.columns}
+    assert by_name["site"].test == "Fisher's exact"
+    assert by_name["site"].pure_levels[0]["level"] == "stool"  # every stool sample is a control
+    assert by_name["age"].test == "Wilcoxon rank-sum" and by_name["age"].auroc > 0.95
+    assert by_name["noise"].test == "chi-squared" and not by_name["noise"].separates
+    assert by_name["bmi"].n_missing == 5 and by_name["bmi"].n_samples == 75
+    assert by_name["sample_id"].status == "skipped" and "identifier" in by_name["sample_id"].reason
+    assert by_name["diagnosis"].reason == "the label column"
+    assert by_name["subject"].reason == "the group (subject) column"
+    tested = screen.tested
+    q = benjamini_hochberg([c.p_value for c in tested])
+    assert np.allclose(q, [c.q_value for c in tested])
+    assert "in-sample" in screen.warning()
+
+
+def test_screen_of_unconfounded_metadata_is_quiet():
+    y = _labels(60, seed=3)
+    rng = np.random.default_rng(4)
+    meta = pd.DataFrame(
+        {"sex": rng.choice(["f", "m"], 60), "age": rng.normal(40, 10, 60)}, index=y.index
+    )
+    screen = screen_confounders(meta, y)  # warnings are errors here: none may be issued
+    assert screen.flagged == [] and len(screen.tested) == 2
+
+
+def test_multiclass_screen_uses_chi_squared_and_kruskal():
+    rng = np.random.default_rng(5)
+    y = pd.Series(rng.choice(["CD", "UC", "control"], 90), index=[f"s{i}" for i in range(90)])
+    centre = y.map({"CD": "a", "UC": "b", "control": "c"}).to_numpy().copy()
+    centre[:6] = "a"  # a few samples of other classes in centre a
+    meta = pd.DataFrame(
+        {
+            "centre": centre,
+            "subtype": y.map({"CD": "L1", "UC": "E2", "control": "none"}),
+            "age": rng.normal(0, 1, 90),
+        },
+        index=y.index,
+    )
+    with pytest.warns(ConfounderWarning, match="centre"):
+        screen = screen_confounders(meta, y)
+    by_name = {c.column: c for c in screen.columns}
+    assert by_name["centre"].test == "chi-squared" and by_name["centre"].auroc > 0.9
+    assert by_name["subtype"].status == "skipped" and "derived from the label" in (
+        by_name["subtype"].reason
+    )
+    assert by_name["age"].test == "Kruskal-Wallis" and not by_name["age"].separates
+
+
+def test_covariate_encoder_learns_from_training_rows_only():
+    train = pd.DataFrame({"age": [10.0, 20.0, np.nan], "sex": ["f", None, "m"]})
+    test = pd.DataFrame({"age": [np.nan, 40.0], "sex": ["x", "f"]})
+    encoder = CovariateEncoder({"age": "numeric", "sex": "categorical"}).fit(train)
+    assert encoder.center_["age"] == 15.0
+    assert encoder.levels_["sex"] == ["(missing)", "f", "m"]
+    out = encoder.transform(test)
+    assert out[0, 0] == 0.0  # missing -> the training median, standardised
+    assert out[0, 1:].tolist() == [0.0, 0.0, 0.0]  # unseen level: no column set
+
+
+@pytest.fixture(scope="module")
+def embedded_model():
+    cohort = load_default_cohort()
+    meta = cohort.metadata.copy()
+    rng = np.random.default_rng(0)
+    cd = (meta["diagnosis"] == "CD").to_numpy()
+    # a covariate that knows the label 80% of the time
+    meta["marker"] = np.where(rng.random(len(meta)) < 0.8, cd, ~cd).astype(int).astype(str)
+    model = mlmicro.train(
+        cohort.table,
+        meta,
+        label="diagnosis",
+        positive=["CD"],
+        negative=["control"],
+        group="subject_id",
+        config="fast",
+        covariates=["age", "marker"],
+        jobs=1,
+    )
+    return model, cohort
+
+
+def test_train_records_screen_and_covariate_baseline(embedded_model, tmp_path):
+    model, _ = embedded_model
+    card = model.card
+    assert {c.column for c in card.confounders} >= {"study", "age", "sex", "marker"}
+    assert not any(c.separates for c in card.confounders if c.column != "marker")
+    baseline = card.covariates
+    assert baseline.columns == ["age", "marker"]
+    assert baseline.microbiome_only["mean"] == pytest.approx(card.metric("roc_auc")["mean"])
+    assert 0.7 < baseline.covariates_only["mean"] < 0.9  # the marker is right 80% of the time
+    assert baseline.combined["mean"] > baseline.covariates_only["mean"]
+    lo, hi = baseline.added_roc_auc["ci95"]
+    assert lo < baseline.added_roc_auc["mean"] < hi and baseline.added_roc_auc["unit"] == "subjects"
+    path = model.save(tmp_path / "m.joblib")
+    again = mlmicro.load_model(path)
+    assert again.card.covariates == baseline and again.card.confounders == card.confounders
+
+
+def test_card_without_screen_fields_is_refused(embedded_model):
+    data = embedded_model[0].card.to_dict()
+    assert json.loads(json.dumps(data))["confounders"]
+    del data["confounders"]
+    with pytest.raises(ModelBundleError, match="confounders"):
+        ModelCard.from_dict(data)
+
+
+def test_unknown_covariate_fails_before_training():
+    cohort = load_default_cohort()
+    with pytest.raises(MetadataError, match="Covariate 'bmi' is not in the sample metadata"):
+        mlmicro.train(cohort.table, cohort.metadata, label="diagnosis", covariates=["bmi"])
+
+
+def test_planted_drivers_significant_and_agree_with_shap(embedded_model):
+    model, cohort = embedded_model
+    summary = model.explain().summary().set_index("lineage")
+    keys = [truncate_lineage(lineage, model.rank) for lineage in cohort.drivers["lineage"]]
+    drivers = summary.loc[keys]
+    expected = np.where(cohort.drivers["direction"] == "enriched", "CD", "control")
+    assert drivers["assoc_direction"].tolist() == expected.tolist()
+    assert drivers["agrees_with_shap"].tolist() == [True] * len(keys)
+    assert (drivers["assoc_p_value"] < 0.05).all()
+    # FDR 5% over all taxa: the weakest realised effect (F. prausnitzii) misses it
+    assert (drivers["assoc_q_value"] < 0.05).sum() >= len(keys) - 1
+    assert (np.sign(drivers["generalised_fold_change"]) == np.where(expected == "CD", 1, -1)).all()
+    others = summary.drop(index=keys)
+    assert (others["assoc_q_value"] < 0.05).mean() < 0.1
+
+
+def test_confounders_command(tmp_path):
+    cohort = load_default_cohort()
+    meta = cohort.metadata.copy()
+    control = (meta["diagnosis"] != "CD").to_numpy()
+    meta["centre"] = np.where(control & (np.arange(len(meta)) % 4 != 0), "south", "north")
+    table_path, meta_path = tmp_path / "table.tsv", tmp_path / "meta.tsv"
+    cohort.table.to_csv(table_path, sep="\t")
+    meta.to_csv(meta_path, sep="\t")
+    out = tmp_path / "screen.tsv"
+    runner = CliRunner()
+    args = ["confounders", str(table_path), "--metadata", str(meta_path), "--label", "diagnosis"]
+    result = runner.invoke(
+        app, [*args, "--positive", "CD", "--group", "subject_id", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: 1 metadata column(s) on their own separate the classes" in result.output
+    assert "'centre'" in result.output and "skipped (the label column): diagnosis" in result.output
+    frame = pd.read_csv(out, sep="\t")
+    assert frame.loc[frame["column"] == "centre", "separates"].item()
+    again = runner.invoke(app, [*args, "-o", str(out)])
+    assert again.exit_code == 1 and "already exists" in again.output
+    bad = runner.invoke(app, [*args[:-1], "nope"])
+    assert bad.exit_code == 1 and bad.output.startswith("error: Label column 'nope'")
