@@ -144,7 +144,7 @@ def test_train_records_screen_and_covariate_baseline(embedded_model, tmp_path):
     assert baseline.combined["mean"] > baseline.covariates_only["mean"]
     lo, hi = baseline.added_roc_auc["ci95"]
     assert lo < baseline.added_roc_auc["mean"] < hi and baseline.added_roc_auc["unit"] == "subjects"
-    path = model.save(tmp_path / "m.joblib")
+    path = model.save(tmp_path / "m.mlmodel")
     again = mlmicro.load_model(path)
     assert again.card.covariates == baseline and again.card.confounders == card.confounders
 

@@ -22,7 +22,7 @@ def test_jangi_ms_interval_and_predicting_the_training_samples(shared_datasets, 
     """Jangi et al. MS (n = 104, genus): bootstrap CI; predict on training samples is OOF."""
     base = shared_datasets / "qiime2" / "jangi_ms"
     table, taxonomy = base / "filt-feature-table.qza", base / "hybrid-taxonomy.qza"
-    model_path = tmp_path / "ms.joblib"
+    model_path = tmp_path / "ms.mlmodel"
     runner = CliRunner()
     result = runner.invoke(
         app,
@@ -54,7 +54,7 @@ def test_jangi_ms_interval_and_predicting_the_training_samples(shared_datasets, 
     assert "left out: 1 metadata row(s) with no table sample (e.g. SRR3501948)" in result.output
     assert "left out: 2 feature(s) without lineage" in result.output
     assert not re.search(r"\[(\d\.\d{3}), \1\]", result.output)  # no zero-width interval
-    card = json.loads(model_path.with_suffix(".json").read_text())
+    card = json.loads(model_path.with_suffix(".card.json").read_text())
     assert card["dropped"]["features_without_lineage"]["n"] == 2
     lo, hi = card["cv_metrics"]["roc_auc"]["ci95"]
 

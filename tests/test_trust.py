@@ -128,13 +128,13 @@ def test_training_fits_calibration_threshold_and_domain(model, cohort, tmp_path)
         applied.probabilities[:, 1], trust.calibrator.apply(applied.raw_probabilities[:, 1])
     )
     # saved and loaded: same state, same predictions; the card says it in JSON
-    path = model.save(tmp_path / "cd.joblib")
+    path = model.save(tmp_path / "cd.mlmodel")
     loaded = mlmicro.load_model(path)
     assert loaded.trust.to_dict() == json.loads(json.dumps(model.trust.to_dict()))
     pd.testing.assert_frame_equal(
         loaded.predict_proba(cohort.table), model.predict_proba(cohort.table)
     )
-    card = json.loads(path.with_suffix(".json").read_text())
+    card = json.loads(path.with_suffix(".card.json").read_text())
     assert card["trust"]["cv_raw"]["slope"] == pytest.approx(report.cv_raw.slope)
     assert card["trust"]["operating_point"]["threshold"] == pytest.approx(trust.threshold)
 
@@ -221,7 +221,7 @@ def test_recalibration_refits_after_the_frozen_pipeline(model, cohort):
 
 
 def test_recalibrate_cli(model, cohort, tmp_path):
-    bundle = model.save(tmp_path / "cd.joblib")
+    bundle = model.save(tmp_path / "cd.mlmodel")
     table = tmp_path / "site.tsv"
     meta = tmp_path / "site_meta.tsv"
     mlmicro.write_table(_shifted_site(cohort), table)
@@ -241,12 +241,12 @@ def test_recalibrate_cli(model, cohort, tmp_path):
     ]
     same = runner.invoke(app, [*args, "--output", str(bundle)])
     assert same.exit_code == 1 and "is the input model" in same.output
-    out = tmp_path / "site.joblib"
+    out = tmp_path / "site.mlmodel"
     result = runner.invoke(app, [*args, "--output", str(out)])
     assert result.exit_code == 0, result.output
     assert "held-out samples" in result.output and out.is_file()
     assert bundle.read_bytes() == before
-    card = json.loads(out.with_suffix(".json").read_text())
+    card = json.loads(out.with_suffix(".card.json").read_text())
     assert card["trust"]["recalibrations"][0]["n_holdout"] > 0
     again = runner.invoke(app, [*args, "--output", str(out)])
     assert again.exit_code == 1 and "--force" in again.output

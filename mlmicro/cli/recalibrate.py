@@ -10,7 +10,8 @@ from mlmicro.cli._app import app, handle_errors
 from mlmicro.cli._common import FORMAT_HELP, check_output
 from mlmicro.exceptions import OutputExistsError
 from mlmicro.io import read_metadata, read_table
-from mlmicro.model.bundle import card_path
+from mlmicro.io.outputs import same_file
+from mlmicro.model.bundle import bundle_path, card_path, check_save_path
 from mlmicro.model.model import load_model
 from mlmicro.predict.recalibrate import recalibrate as recalibrate_model
 
@@ -18,7 +19,7 @@ from mlmicro.predict.recalibrate import recalibrate as recalibrate_model
 @app.command()
 @handle_errors
 def recalibrate(
-    model: Path = typer.Argument(..., help="Model bundle (.joblib) saved by mlmicro train."),
+    model: Path = typer.Argument(..., help="Model bundle (.mlmodel) saved by mlmicro train."),
     table: Path = typer.Argument(..., help="Taxa table of the new site's labelled samples."),
     metadata: Path = typer.Option(..., "--metadata", help="Sample metadata with known labels."),
     label: str | None = typer.Option(
@@ -53,7 +54,10 @@ def recalibrate(
         None, "--taxonomy", help="Taxonomy (.qza or TSV) for feature IDs of a .qza/BIOM table."
     ),
     output: Path = typer.Option(
-        ..., "--output", "-o", help="The recalibrated model bundle (.joblib); a .json goes beside."
+        ...,
+        "--output",
+        "-o",
+        help="The recalibrated model bundle (.mlmodel).",
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output bundle."),
 ) -> None:
@@ -62,17 +66,18 @@ def recalibrate(
     The recalibrated model is saved to --output; its card records what it was
     recalibrated on. The original model is never modified.
     """
-    bundle = output if output.suffix == ".joblib" else output.with_suffix(".joblib")
-    source = model if model.suffix == ".joblib" else model.with_suffix(".joblib")
-    if (
-        bundle.resolve() == source.resolve()
-        or card_path(bundle).resolve() == card_path(source).resolve()
-    ):
+    bundle = check_save_path(output)
+    source = bundle_path(model)
+    if same_file(bundle, source) or same_file(card_path(bundle), card_path(source)):
         raise OutputExistsError(
             f"--output {output} is the input model; write the recalibrated model to a new path."
         )
-    check_output(bundle, force=force)
-    check_output(card_path(bundle), force=force)
+    check_output(
+        bundle,
+        force=force,
+        inputs=[model, table, metadata, taxonomy],
+        companions=[card_path(bundle)],
+    )
     fitted = load_model(model)
     data = read_table(table, format=input_format, taxonomy=taxonomy)
     meta = read_metadata(metadata, sample_id_column=sample_id_column)

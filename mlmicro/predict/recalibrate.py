@@ -14,7 +14,7 @@ Examples
 --------
 >>> result = recalibrate(model, table, metadata, group="subject", holdout=0.5)  # doctest: +SKIP
 >>> print(result.format())  # doctest: +SKIP
->>> result.model.save("models/ibd_site2.joblib")  # doctest: +SKIP
+>>> result.model.save("models/ibd_site2.mlmodel")  # doctest: +SKIP
 """
 
 from __future__ import annotations
