@@ -39,6 +39,9 @@ TRANSFORMS = ("relative", "log", "clr", "alr", "ilr")
 KEY = "5f" * 32
 OTHER_KEY = "a7" * 32
 
+# these tests apply models to their own training samples on purpose
+pytestmark = pytest.mark.filterwarnings("ignore::mlmicro.model.model.InSampleWarning")
+
 
 @pytest.fixture(autouse=True)
 def no_signing_key(monkeypatch):
