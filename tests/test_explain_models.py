@@ -12,6 +12,12 @@ from mlmicro.datasets import simulate_cohort
 from mlmicro.model.contributions import contribution_method
 from mlmicro.taxonomy import truncate_lineage
 
+# these tests apply models to their own training samples on purpose
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::mlmicro.model.model.InSampleWarning"),
+    pytest.mark.filterwarnings("ignore::mlmicro.model.confounders.ConfounderWarning"),
+]
+
 
 @pytest.fixture(scope="module")
 def cohort():

@@ -23,6 +23,9 @@ TASK = dict(
     **{"cv.folds": 3},
 )
 
+# these tests apply models to their own training samples on purpose
+pytestmark = [pytest.mark.filterwarnings("ignore::mlmicro.model.model.InSampleWarning")]
+
 
 def test_names_without_lineage_train_as_named(tmp_path):
     cohort = load_default_cohort()

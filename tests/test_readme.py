@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 
 import matplotlib
+import pytest
 from conftest import REPO_ROOT
+
+# these tests apply models to their own training samples on purpose
+pytestmark = pytest.mark.filterwarnings("ignore::mlmicro.model.model.InSampleWarning")
 
 
 def test_python_api_example_runs(tmp_path, monkeypatch):

@@ -21,6 +21,9 @@ from mlmicro.predict import OutOfDomainWarning, predict_table
 from mlmicro.predict.recalibrate import holdout_split, recalibrate
 from mlmicro.report.trust import trust_sections
 
+# these tests apply models to their own training samples on purpose
+pytestmark = [pytest.mark.filterwarnings("ignore::mlmicro.model.model.InSampleWarning")]
+
 
 @pytest.fixture(scope="module")
 def cohort():

@@ -34,8 +34,7 @@ from mlmicro.model.model import Model, TrainingData
 from mlmicro.model.parallel import open_runner
 from mlmicro.model.training import cross_validate, fit_final, tune_final, tuning_grid
 from mlmicro.model.trust import DEFAULT_CALIBRATION, fit_trust
-from mlmicro.taxonomy import canonicalize_columns, is_lineage
-from mlmicro.transforms.rank import RankCollapser
+from mlmicro.taxonomy import canonicalize_columns, collapse_to_rank, is_lineage
 
 __all__ = ["train", "table_fingerprint", "DEFAULT_TASK", "EmptySamplesWarning", "NoLineageWarning"]
 
@@ -88,7 +87,7 @@ def _column(metadata: pd.DataFrame, name: str | None, option: str) -> pd.Series 
 
 def _check_learnable(table: pd.DataFrame, config: TrainConfig) -> None:
     """Refuse, before any fit, a table from which no model can be learned at all."""
-    at_rank = RankCollapser(rank=config.rank).fit_transform(table)
+    at_rank = collapse_to_rank(table, config.rank).to_numpy()  # a check, no fitted step
     if at_rank.shape[1] < 2:
         raise ConfigError(
             f"The table has {at_rank.shape[1]} taxon at {config.rank or 'its own'} rank; a "
