@@ -12,7 +12,10 @@ from mlmicro.io import UnmatchedSamplesWarning, read_metaml
 from mlmicro.predict import OutOfDomainWarning, predict_table
 from mlmicro.predict.recalibrate import recalibrate
 
-pytestmark = pytest.mark.shared
+pytestmark = [
+    pytest.mark.shared,
+    pytest.mark.filterwarnings("ignore::mlmicro.model.confounders.ConfounderWarning"),
+]
 
 IBD_ID = "Sample accession (16S)"
 SEEDS = range(10)
