@@ -42,7 +42,7 @@ def metaml(shared_datasets):
 
 
 def test_metaml_table(metaml):
-    table, _, seconds = metaml
+    table, _, _ = metaml  # read time: benchmarks/bench_read.py, not a timed test
     _assert_table(table, 3610)
     assert table.shape[1] == 3302
     prausnitzii = [c for c in table.columns if c.endswith("s__Faecalibacterium_prausnitzii")]
@@ -54,7 +54,6 @@ def test_metaml_table(metaml):
     # every rank is kept: kingdoms sum to ~100 % per sample
     kingdoms = collapse_to_rank(table, "kingdom").sum(axis=1)
     assert kingdoms.median() == pytest.approx(100, abs=1)
-    assert seconds < 20  # a few seconds on a quiet machine
 
 
 def test_metaml_metadata(metaml):
