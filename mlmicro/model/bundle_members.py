@@ -28,6 +28,7 @@ from scipy import sparse
 from mlmicro.exceptions import ModelBundleError
 from mlmicro.model.archive import array_to_npy, frame_to_parquet, npy_to_array, parquet_to_frame
 from mlmicro.model.card import ModelCard
+from mlmicro.model.persist.members import json_nesting
 from mlmicro.model.training import CVResult
 from mlmicro.model.training_data import TrainingData
 
@@ -69,18 +70,6 @@ def json_bytes(value: Any, *, indent: int | None = 1) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
-def _nesting(document: object) -> int:
-    deepest, stack = 0, [(document, 0)]
-    while stack:
-        value, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
-    return deepest
-
-
 def parse_json(data: bytes, *, name: str, where: str) -> Any:
     """Parse a JSON member, refusing invalid UTF-8/JSON and deep nesting in one line."""
     try:
@@ -89,7 +78,7 @@ def parse_json(data: bytes, *, name: str, where: str) -> Any:
         raise ModelBundleError(
             f"{where}: member {name!r} is not valid JSON; refusing it."
         ) from None
-    if _nesting(document) > _MAX_NESTING:
+    if json_nesting(document) > _MAX_NESTING:
         raise ModelBundleError(f"{where}: member {name!r} nests values too deeply; refusing it.")
     return document
 

@@ -23,6 +23,7 @@ from mlmicro.model.persist.registry import from_state, to_state
 from mlmicro.model.persist.state import State
 
 __all__ = [
+    "json_nesting",
     "STATE_FORMAT",
     "STATE_VERSION",
     "PREFIX",
@@ -45,7 +46,7 @@ _MAX_DEPTH = 16
 _MAX_NESTING = 64
 
 
-def _nesting(document: object) -> int:
+def json_nesting(document: object) -> int:
     """Return how deeply lists and objects nest in a parsed JSON document."""
     deepest, stack = 0, [(document, 0)]
     while stack:
@@ -208,7 +209,7 @@ def decode_state(
         document = json.loads(members[name])
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise decoder.fail("is not valid JSON") from None
-    if _nesting(document) > _MAX_NESTING:
+    if json_nesting(document) > _MAX_NESTING:
         raise decoder.fail("nests values too deeply")
     if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
         raise decoder.fail("is not an mlmicro model state")
