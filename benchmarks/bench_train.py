@@ -1,33 +1,37 @@
-"""Training benchmark: mlmicro's defaults vs the MetAML random forest, same folds.
+"""Training benchmark: mlmicro's default vs a plain random forest, same folds, every cohort.
 
-For each cohort this runs, side by side in one process:
+For each visible cohort (``benchmarks/cohorts.py``) this runs, side by side in
+one process:
 
-1. ``mlmicro.train`` with the default configuration (the product);
-2. a 500-tree random forest on relative abundances (the MetAML protocol:
-   ``RandomForestClassifier(n_estimators=500, max_features="sqrt")``, no
-   filtering, no class weights), on exactly the folds mlmicro used (read back
-   from its out-of-fold predictions);
-3. the published figure, where there is one;
-4. the wall time of (1) (cross-validation and the final refit) and of (2).
+1. ``mlmicro.train`` with no configuration at all (the product: rank chosen
+   from the table, every default), all cores (``jobs=-1``);
+2. a plain 500-tree random forest (scikit-learn defaults: ``max_features="sqrt"``,
+   unweighted, every taxon, relative abundance at mlmicro's rank), on exactly
+   the folds mlmicro used (read back from its out-of-fold predictions), all
+   cores (``n_jobs=-1``);
+3. the same forest with balanced class weights (``class_weight="balanced"``);
+4. the published anchor, where there is one;
+5. the wall time of (1) (cross-validation, calibration, applicability domain,
+   bootstrap intervals and the final refit) and of (2) (cross-validation and
+   the final refit).
 
-AUROC is the mean over repeats of the AUROC of each repeat's out-of-fold
-predictions. Run from the repository root::
+AUROC is the mean over repeats of each repeat's out-of-fold AUROC (mlmicro's:
+the raw classifier's, as in its model card). Run from the repository root::
 
-    python benchmarks/bench_train.py                 # every cohort, 10 folds x 5 repeats
+    python benchmarks/bench_train.py                    # every cohort, 10 folds x 5 repeats
     python benchmarks/bench_train.py --repeats 2 --cohorts metahit psoriasis
 
-Real cohorts are read from ``$MLMICRO_SHARED_DATASETS`` (default
-``../shared/datasets``).
+Prints one line per cohort as it goes, then the table and the summary line
+"mlmicro >= plain RF - 0.005 on N of M cohorts; mean difference D; time ratio T"
+(T: median over cohorts of mlmicro's wall time over the forest's).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import sys
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,157 +39,14 @@ import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import roc_auc_score
 
-import mlmicro
-from mlmicro.io import read_metadata, read_metaml, read_table
-from mlmicro.taxonomy import collapse_to_rank
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-SHARED = Path(os.environ.get("MLMICRO_SHARED_DATASETS", "../shared/datasets"))
+import cohorts  # noqa: E402
 
+import mlmicro  # noqa: E402
+from mlmicro.taxonomy import collapse_to_rank  # noqa: E402
 
-@dataclass
-class Task:
-    """One benchmark cohort: how to load it and how to train on it."""
-
-    name: str
-    load: Callable[[], tuple[pd.DataFrame, pd.DataFrame]]
-    label: str
-    positive: list[str]
-    negative: list[str]
-    rank: str
-    config: str
-    group: str | None = None
-    published: float | None = None
-    note: str = ""
-
-
-_METAML_CACHE: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
-
-
-def _metaml(dataset: str, country: str | None = None):
-    def load():
-        if "all" not in _METAML_CACHE:
-            _METAML_CACHE["all"] = read_metaml(SHARED / "metaml" / "abundance.txt.bz2")
-        table, meta = _METAML_CACHE["all"]
-        meta = meta[meta["dataset_name"] == dataset]
-        if country:
-            meta = meta[meta["country"] == country]
-        sub = table.loc[meta.index]
-        return sub.loc[:, sub.sum() > 0], meta
-
-    return load
-
-
-def _mlrepo(study: str, tasks: list[str]):
-    def load():
-        table = read_table(SHARED / "mlrepo" / study / "refseq" / "taxatable.txt")
-        meta = pd.concat([read_metadata(SHARED / "mlrepo" / study / t) for t in tasks])
-        meta = meta[~meta.index.duplicated()]
-        return table.loc[table.index.intersection(meta.index)], meta
-
-    return load
-
-
-IBD = ["ibd_ulcerative_colitis", "ibd_crohn_disease"]
-TASKS = [
-    Task(
-        "metahit",
-        _metaml("metahit"),
-        "disease",
-        IBD,
-        ["n"],
-        "species",
-        "default",
-        published=0.890,
-        note="MetAML IBD",
-    ),
-    Task(
-        "nielsen",
-        _metaml("Neilsen_genome_assembly"),
-        "disease",
-        IBD,
-        ["n", "n_relative"],
-        "species",
-        "default",
-        group="subjectID",
-        note="all Danish samples are controls",
-    ),
-    Task(
-        "nielsen-spain",
-        _metaml("Neilsen_genome_assembly", "spain"),
-        "disease",
-        IBD,
-        ["n", "n_relative"],
-        "species",
-        "default",
-        group="subjectID",
-        note="Spanish samples only",
-    ),
-    Task(
-        "psoriasis",
-        _metaml("Psoriasis_2014"),
-        "disease",
-        ["y"],
-        ["n"],
-        "species",
-        "default",
-        group="subjectID",
-        note="skin, 21 subjects",
-    ),
-    Task(
-        "cirrhosis",
-        _metaml("Quin_gut_liver_cirrhosis"),
-        "disease",
-        ["cirrhosis"],
-        ["n"],
-        "species",
-        "default",
-        published=0.945,
-    ),
-    Task(
-        "colorectal",
-        _metaml("Zeller_fecal_colorectal_cancer"),
-        "disease",
-        ["cancer"],
-        ["n"],
-        "species",
-        "default",
-        published=0.873,
-    ),
-    Task("wt2d", _metaml("WT2D"), "disease", ["t2d"], ["n"], "species", "default", published=0.762),
-    Task(
-        "gevers-ileum",
-        _mlrepo("gevers", ["task-ileum.txt"]),
-        "Var",
-        ["CD"],
-        ["no"],
-        "genus",
-        "16s-genus",
-        published=0.71,
-        note="16S; published: Duvallet's own selection",
-    ),
-    Task(
-        "gevers-rectum",
-        _mlrepo("gevers", ["task-rectum.txt"]),
-        "Var",
-        ["CD"],
-        ["no"],
-        "genus",
-        "16s-genus",
-        published=0.71,
-        note="16S; published: Duvallet's own selection",
-    ),
-    Task(
-        "morgan-ibd",
-        _mlrepo("sokol", ["task-healthy-cd.txt", "task-healthy-uc.txt"]),
-        "Var",
-        ["Crohn's disease", "Ulcerative Colitis"],
-        ["Healthy"],
-        "genus",
-        "16s-genus",
-        published=0.81,
-        note="16S; published: Duvallet's own selection",
-    ),
-]
+MARGIN = 0.005
 
 
 def _relative(table: pd.DataFrame) -> np.ndarray:
@@ -195,103 +56,122 @@ def _relative(table: pd.DataFrame) -> np.ndarray:
     return values / totals
 
 
-def run_task(task: Task, repeats: int, folds: int, jobs: int) -> dict[str, object]:
-    table, meta = task.load()
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = mlmicro.train(
-            table,
-            meta,
-            label=task.label,
-            positive=task.positive,
-            negative=task.negative,
-            group=task.group,
-            config=task.config,
-            rank=task.rank,
-            jobs=jobs,
-            **{"cv.repeats": repeats, "cv.folds": folds},
-        )
-    mlmicro_time = time.perf_counter() - start
-    aucs = model.cv_results["roc_auc"]
-
-    # the random forest baseline on exactly mlmicro's folds
-    oof = model.oof_predictions
-    samples = list(dict.fromkeys(oof["sample_id"]))
-    rel = pd.DataFrame(_relative(collapse_to_rank(table.loc[samples], task.rank)), index=samples)
-    truth = oof.drop_duplicates("sample_id").set_index("sample_id")["y_true"].loc[samples]
-    y = (truth == model.positive_class).to_numpy().astype(int)
+def _forest_cv(x: np.ndarray, y: np.ndarray, oof: pd.DataFrame, samples, weighted: bool):
     position = {s: i for i, s in enumerate(samples)}
-    start = time.perf_counter()
-    rf_aucs = []
+    aucs = []
     for _, rep in oof.groupby("repeat"):
         proba = np.zeros(len(samples))
         for _, fold in rep.groupby("fold"):
             test = np.array([position[s] for s in fold["sample_id"]])
             train = np.setdiff1d(np.arange(len(samples)), test)
             rf = RandomForestClassifier(
-                n_estimators=500, max_features="sqrt", n_jobs=-1, random_state=0
+                n_estimators=500,
+                class_weight="balanced" if weighted else None,
+                n_jobs=-1,
+                random_state=0,
             )
-            rf.fit(rel.iloc[train], y[train])
-            proba[test] = rf.predict_proba(rel.iloc[test])[:, 1]
-        rf_aucs.append(roc_auc_score(y, proba))
+            proba[test] = rf.fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+        aucs.append(roc_auc_score(y, proba))
+    if not weighted:  # the forest's own final refit, as mlmicro's time includes its own
+        RandomForestClassifier(n_estimators=500, n_jobs=-1, random_state=0).fit(x, y)
+    return np.asarray(aucs)
+
+
+def run_cohort(cohort: cohorts.Cohort, repeats: int, folds: int) -> dict[str, object]:
+    table, meta = cohorts.load(cohort)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = mlmicro.train(
+            table,
+            meta,
+            label=cohort.label,
+            positive=cohort.positive,
+            negative=cohort.negative,
+            group=cohort.group,
+            jobs=-1,
+            **{"cv.repeats": repeats, "cv.folds": folds},
+        )
+    mlmicro_time = time.perf_counter() - start
+    aucs = model.cv_results["roc_auc"].to_numpy()
+
+    oof = model.oof_predictions
+    samples = list(dict.fromkeys(oof["sample_id"]))
+    x = _relative(collapse_to_rank(table.loc[samples], model.card.rank))
+    truth = oof.drop_duplicates("sample_id").set_index("sample_id")["y_true"].loc[samples]
+    y = (truth == model.positive_class).to_numpy().astype(int)
+    start = time.perf_counter()
+    rf = _forest_cv(x, y, oof, samples, weighted=False)
     rf_time = time.perf_counter() - start
+    balanced = _forest_cv(x, y, oof, samples, weighted=True)
     return {
-        "cohort": task.name,
+        "cohort": cohort.name,
+        "kind": cohort.kind,
         "samples": len(samples),
+        "rank": model.card.rank or "as named",
         "taxa": len(model.features),
         "cv": f"{model.cv.scheme.replace('stratified ', '')} {model.cv.folds}x{model.cv.repeats}",
-        "mlmicro_auroc": float(aucs.mean()),
+        "mlmicro": float(aucs.mean()),
         "mlmicro_sd": float(aucs.std(ddof=1)) if len(aucs) > 1 else 0.0,
-        "rf_auroc": float(np.mean(rf_aucs)),
-        "rf_sd": float(np.std(rf_aucs, ddof=1)) if len(rf_aucs) > 1 else 0.0,
-        "published": task.published,
+        "rf": float(rf.mean()),
+        "rf_sd": float(rf.std(ddof=1)) if len(rf) > 1 else 0.0,
+        "rf_balanced": float(balanced.mean()),
+        "published": cohort.published,
         "mlmicro_s": mlmicro_time,
         "rf_s": rf_time,
-        "note": task.note,
+        "note": cohort.note,
     }
 
 
 def format_table(rows: list[dict[str, object]]) -> str:
     header = (
-        "| cohort | samples | taxa | CV | mlmicro AUROC | RF-500 AUROC | published | "
-        "mlmicro s | RF s | time ratio | note |"
+        "| cohort | data | samples | rank | taxa | CV | mlmicro AUROC | RF-500 AUROC | "
+        "difference | balanced RF-500 | published | mlmicro s | RF s | time ratio | note |"
     )
-    lines = [header, "|" + "---|" * 11]
+    lines = [header, "|" + "---|" * 15]
     for r in rows:
         pub = f"{r['published']:.3f}" if r["published"] is not None else "-"
         lines.append(
-            f"| {r['cohort']} | {r['samples']} | {r['taxa']} | {r['cv']} | "
-            f"{r['mlmicro_auroc']:.3f} ± {r['mlmicro_sd']:.3f} | "
-            f"{r['rf_auroc']:.3f} ± {r['rf_sd']:.3f} "
-            f"| {pub} | {r['mlmicro_s']:.1f} | {r['rf_s']:.1f} | {r['mlmicro_s'] / r['rf_s']:.2f} "
-            f"| {r['note']} |"
+            f"| {r['cohort']} | {r['kind']} | {r['samples']} | {r['rank']} | {r['taxa']} | "
+            f"{r['cv']} | {r['mlmicro']:.3f} ± {r['mlmicro_sd']:.3f} | "
+            f"{r['rf']:.3f} ± {r['rf_sd']:.3f} | {r['mlmicro'] - r['rf']:+.3f} | "
+            f"{r['rf_balanced']:.3f} | {pub} | {r['mlmicro_s']:.1f} | {r['rf_s']:.1f} | "
+            f"{r['mlmicro_s'] / r['rf_s']:.2f} | {r['note']} |"
         )
     return "\n".join(lines)
+
+
+def summary_line(rows: list[dict[str, object]]) -> str:
+    diff = np.array([r["mlmicro"] - r["rf"] for r in rows])
+    ratio = np.array([r["mlmicro_s"] / r["rf_s"] for r in rows])
+    worst = rows[int(np.argmin(diff))]["cohort"]
+    return (
+        f"mlmicro >= plain RF - {MARGIN} on {int((diff >= -MARGIN).sum())} of {len(rows)} "
+        f"cohorts; mean difference {diff.mean():+.4f} (worst {diff.min():+.4f}, {worst}); "
+        f"time ratio {np.median(ratio):.2f} (median; max {ratio.max():.2f})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--folds", type=int, default=10)
-    parser.add_argument("--jobs", type=int, default=1, help="mlmicro --jobs (default 1)")
-    parser.add_argument(
-        "--cohorts", nargs="*", help="subset of: " + ", ".join(t.name for t in TASKS)
-    )
+    parser.add_argument("--cohorts", nargs="*", help="subset of: " + ", ".join(
+        c.name for c in cohorts.COHORTS))  # fmt: skip
     args = parser.parse_args()
     rows = []
-    for task in TASKS:
-        if args.cohorts and task.name not in args.cohorts:
-            continue
-        row = run_task(task, args.repeats, args.folds, args.jobs)
+    for cohort in cohorts.select(args.cohorts):
+        row = run_cohort(cohort, args.repeats, args.folds)
         rows.append(row)
         print(
-            f"{row['cohort']:<14} mlmicro {row['mlmicro_auroc']:.3f} ({row['mlmicro_s']:.1f} s)  "
-            f"RF {row['rf_auroc']:.3f} ({row['rf_s']:.1f} s)",
+            f"{row['cohort']:<15} mlmicro {row['mlmicro']:.3f} ({row['mlmicro_s']:.1f} s)  "
+            f"RF {row['rf']:.3f} ({row['rf_s']:.1f} s)  balanced RF {row['rf_balanced']:.3f}",
             flush=True,
         )
     print()
     print(format_table(rows))
+    print()
+    print(summary_line(rows))
 
 
 if __name__ == "__main__":

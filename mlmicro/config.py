@@ -127,9 +127,12 @@ class TrainConfig:
     Attributes
     ----------
     rank : str or None
-        Rank the table is collapsed to (``None``, or ``"none"`` in a file or on
-        the command line: the table's deepest rows, or its features as named
-        when they carry no lineage).
+        Rank the table is collapsed to. ``"auto"`` (the default) chooses it
+        from the kind of table at training time (SGB, species for MetaPhlAn
+        profiles, genus for 16S read counts, the features as named without
+        lineages; see :mod:`mlmicro.model.autorank`). ``None``, or ``"none"``
+        in a file or on the command line: the table's deepest rows, or its
+        features as named when they carry no lineage.
     model : {"xgboost", "random-forest", "logistic-l1"}
         The classifier.
     seed : int
@@ -142,7 +145,7 @@ class TrainConfig:
         Keyword arguments for each classifier (merged over mlmicro's defaults).
     """
 
-    rank: str | None = "species"
+    rank: str | None = "auto"
     model: ModelName = DEFAULT_CLASSIFIER
     seed: int = 0
     jobs: int = -1
@@ -155,7 +158,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.rank, str) and self.rank.strip().lower() in ("none", "as-is"):
             object.__setattr__(self, "rank", None)  # features as named (no lineage)
-        if self.rank is not None:
+        if isinstance(self.rank, str) and self.rank.strip().lower() == "auto":
+            object.__setattr__(self, "rank", "auto")  # chosen from the table when training
+        elif self.rank is not None:
             try:
                 object.__setattr__(self, "rank", normalize_rank(self.rank))
             except TaxonomyError as exc:

@@ -59,8 +59,9 @@ def format_report(model: Model) -> str:
     lines = [
         f"task: {' vs '.join(model.classes)} ({counts}); positive class: "
         f"{model.positive_class or '– (multiclass)'}",
-        f"features: {len(card.features)} taxa at {card.rank or 'deepest'} rank, "
-        f"{len(card.features_used)} used after filtering",
+        f"features: {len(card.features)} taxa at {card.rank or 'deepest'} rank"
+        + (f" (chosen: {card.rank_choice['reason']})" if card.rank_choice else "")
+        + f", {len(card.features_used)} used after filtering",
         f"cross-validation: {cv['scheme']}, {_count(cv['folds'], 'fold')} x "
         f"{_count(cv['repeats'], 'repeat')}",
         *format_dropped(card.dropped),
@@ -140,7 +141,11 @@ def train(
     ),
     study: str | None = typer.Option(None, "--study", help="Study column: leave-one-study-out CV."),
     rank: str | None = typer.Option(
-        None, "--rank", help="Rank to model at (overrides the config)."
+        None,
+        "--rank",
+        help="Rank to model at: auto (from the table: SGB/species for MetaPhlAn, genus for "
+        "16S counts, as named without lineages), kingdom ... species, strain, or none "
+        "(overrides the config).",
     ),
     config: str | None = typer.Option(
         None,

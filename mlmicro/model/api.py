@@ -24,6 +24,7 @@ from mlmicro.io import (
     select_samples,
 )
 from mlmicro.model.accounting import count_dropped, join_counts
+from mlmicro.model.autorank import AUTO_RANK, choose_rank
 from mlmicro.model.card import ModelCard
 from mlmicro.model.confounders import screen_confounders
 from mlmicro.model.covariates import check_covariates, covariate_baseline
@@ -233,7 +234,11 @@ def train(
     n_organelles = 0
     if not keep_organelles:  # host and plant reads of 16S tables are no part of the microbiome
         table, n_organelles = drop_organelles(table)
-    if resolved.rank is not None and not any(is_lineage(str(c)) for c in table.columns):
+    rank_choice = None
+    if resolved.rank == AUTO_RANK:  # from the kind of table, never from the labels
+        rank_choice = choose_rank(table)
+        resolved = resolved.override(rank=rank_choice.rank or "none")
+    elif resolved.rank is not None and not any(is_lineage(str(c)) for c in table.columns):
         warnings.warn(
             f"The table's {table.shape[1]} features carry no lineage (e.g. "
             f"{str(table.columns[0])!r}), so they cannot be collapsed to {resolved.rank} rank; "
@@ -353,6 +358,7 @@ def train(
         task=task,
         n_samples=int(len(table)),
         rank=resolved.rank,
+        rank_choice=None if rank_choice is None else rank_choice.to_dict(),
         features=features,
         features_used=[str(f) for f in pipeline[:-1].get_feature_names_out()],
         config=resolved.to_dict(),

@@ -104,6 +104,9 @@ class ModelCard:
     trust : TrustReport or None
         Calibration, operating point and applicability domain measured in CV,
         and any recalibration for a new site.
+    rank_choice : dict or None
+        How the rank was chosen when the configuration said ``auto``
+        (``{"rank", "auto", "reason"}``; see :mod:`mlmicro.model.autorank`).
     """
 
     task: Task
@@ -123,6 +126,7 @@ class ModelCard:
     name: str | None = None
     bundle: dict[str, Any] | None = None
     trust: TrustReport | None = None
+    rank_choice: dict[str, Any] | None = None
 
     @property
     def classes(self) -> list[str]:
@@ -160,6 +164,7 @@ class ModelCard:
             "positive_class": self.positive_class,
             "n_samples": self.n_samples,
             "rank": self.rank,
+            "rank_choice": self.rank_choice,
             "features": list(self.features),
             "n_features": len(self.features),
             "features_used": list(self.features_used),
@@ -199,6 +204,7 @@ class ModelCard:
                 task=Task.from_dict(data["task"]),
                 n_samples=int(data["n_samples"]),
                 rank=data.get("rank"),
+                rank_choice=data.get("rank_choice"),
                 features=[str(f) for f in data["features"]],
                 features_used=[str(f) for f in data["features_used"]],
                 config=dict(data["config"]),

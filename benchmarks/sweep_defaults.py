@@ -1,0 +1,272 @@
+"""Choose mlmicro's defaults across every visible cohort at once.
+
+Each candidate (classifier, prevalence filter, class weights, rank) is fitted on
+exactly the same folds of every cohort in ``benchmarks/cohorts.py`` (10-fold,
+stratified, grouped by subject where subjects repeat, ``--repeats`` shuffles),
+one thread per fit. Out-of-fold probabilities are kept, so averages of two
+candidates (an ensemble) are scored on the same folds without refitting.
+
+Printed: per cohort the AUROC of each candidate minus the plain random forest's
+(500 trees, scikit-learn defaults, unweighted, all taxa, relative abundance),
+then per candidate the mean difference across cohorts, the worst cohort, the
+number of cohorts within 0.005 of the forest, and the fit time relative to the
+forest's. Run from the repository root::
+
+    python benchmarks/sweep_defaults.py                        # all cohorts, 2 repeats
+    python benchmarks/sweep_defaults.py --cohorts psoriasis --repeats 1
+
+Out-of-fold predictions are cached under ``$MLMICRO_BENCH_CACHE`` (see
+``cohorts.py``); ``--fresh`` ignores the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from xgboost import XGBClassifier
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import cohorts  # noqa: E402
+
+from mlmicro.io import drop_organelles  # noqa: E402
+from mlmicro.model.estimators import DEFAULT_PARAMS, balanced_sample_weight  # noqa: E402
+from mlmicro.taxonomy import collapse_to_rank  # noqa: E402
+
+BOOSTED_FOREST = {k: v for k, v in DEFAULT_PARAMS["xgboost"].items() if k != "device"}
+
+
+def _prevalent(x: np.ndarray, share: float) -> np.ndarray:
+    return (x > 0).mean(axis=0) >= share
+
+
+def _rf(x, y, seed, *, weighted=False, trees=500, min_leaf=1):
+    model = RandomForestClassifier(
+        n_estimators=trees,
+        max_features="sqrt",
+        min_samples_leaf=min_leaf,
+        class_weight="balanced_subsample" if weighted else None,
+        n_jobs=1,
+        random_state=seed,
+    )
+    return model.fit(x, y)
+
+
+def _et(x, y, seed):
+    return ExtraTreesClassifier(
+        n_estimators=500, max_features="sqrt", n_jobs=1, random_state=seed
+    ).fit(x, y)
+
+
+def _bf(x, y, seed, *, weighted=False, **params):
+    model = XGBClassifier(**{**BOOSTED_FOREST, **params}, random_state=seed, n_jobs=1)
+    return model.fit(x, y, sample_weight=balanced_sample_weight(y) if weighted else None)
+
+
+class _Filtered:
+    """A fitted model behind an in-fold prevalence filter."""
+
+    def __init__(self, keep, model):
+        self.keep, self.model = keep, model
+
+    def predict_proba(self, x):
+        return self.model.predict_proba(x[:, self.keep])
+
+
+def _filtered(fit: Callable, share: float) -> Callable:
+    def run(x, y, seed):
+        keep = _prevalent(x, share)
+        return _Filtered(keep, fit(x[:, keep], y, seed))
+
+    return run
+
+
+class _CLRLogistic:
+    def __init__(self, x, y, seed):
+        self.keep = _prevalent(x, 0.1)
+        z = self._clr(x)
+        self.mean, self.sd = z.mean(axis=0), z.std(axis=0) + 1e-9
+        self.model = LogisticRegression(C=0.1, max_iter=5000, random_state=seed).fit(
+            (z - self.mean) / self.sd, y
+        )
+
+    def _clr(self, x):
+        x = x[:, self.keep]
+        x = x + 1e-6
+        logs = np.log(x)
+        return logs - logs.mean(axis=1, keepdims=True)
+
+    def predict_proba(self, x):
+        return self.model.predict_proba((self._clr(x) - self.mean) / self.sd)
+
+
+CANDIDATES: dict[str, Callable] = {
+    "rf": _rf,
+    "rf-balanced": lambda x, y, s: _rf(x, y, s, weighted=True),
+    "bf-current": _filtered(lambda x, y, s: _bf(x, y, s, weighted=True), 0.05),
+    "bf": _bf,
+    "bf-balanced": lambda x, y, s: _bf(x, y, s, weighted=True),
+    "bf-prev5": _filtered(_bf, 0.05),
+    "et": _et,
+    "clr-l2": _CLRLogistic,
+}
+#: candidates run at the non-default ranks of 16S cohorts (to choose the rank)
+RANK_CANDIDATES = ["rf", "bf"]
+#: averages of two or three candidates' out-of-fold probabilities
+ENSEMBLES = [("rf", "bf"), ("rf", "et"), ("bf", "et"), ("rf", "bf", "et"), ("bf", "clr-l2")]
+
+
+def features(cohort: cohorts.Cohort, rank: str | None) -> tuple[np.ndarray, np.ndarray, object]:
+    """Relative abundances at ``rank``, the 0/1 labels and the groups."""
+    table, meta = cohorts.load(cohort)
+    table, _ = drop_organelles(table)
+    table = table.loc[table.sum(axis=1) > 0]
+    meta = meta.loc[table.index]
+    if rank is not None:
+        table = collapse_to_rank(table, rank)
+    values = table.to_numpy(dtype=float)
+    values = values / values.sum(axis=1, keepdims=True)
+    values = values[:, (values > 0).any(axis=0)]
+    y = meta[cohort.label].isin(cohort.positive).to_numpy().astype(int)
+    groups = meta[cohort.group].to_numpy() if cohort.group else None
+    return values, y, groups
+
+
+def folds(y, groups, repeats: int, k: int = 10) -> list[list[np.ndarray]]:
+    """Test-row positions per repeat and fold (the same for every candidate)."""
+    out = []
+    for repeat in range(repeats):
+        if groups is None:
+            cv = StratifiedKFold(k, shuffle=True, random_state=repeat)
+            out.append([test for _, test in cv.split(y, y)])
+        else:
+            cv = StratifiedGroupKFold(k, shuffle=True, random_state=repeat)
+            out.append([test for _, test in cv.split(y, y, groups)])
+    return out
+
+
+def _fit_fold(name, x, y, test, seed):
+    train = np.setdiff1d(np.arange(len(y)), test)
+    start = time.process_time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = CANDIDATES[name](x[train], y[train], seed)
+        proba = model.predict_proba(x[test])[:, 1]
+    return proba, time.process_time() - start
+
+
+def run(cohort, rank, names, repeats, jobs, fresh) -> dict[str, dict]:
+    """Out-of-fold probabilities and CPU seconds of each candidate on one cohort."""
+    path = cohorts.CACHE / f"sweep-{cohort.name}-{rank}-{repeats}.pkl"
+    done: dict[str, dict] = {}
+    if path.exists() and not fresh:
+        with path.open("rb") as handle:
+            done = pickle.load(handle)
+    todo = [n for n in names if n not in done]
+    if todo:
+        x, y, groups = features(cohort, rank)
+        splits = folds(y, groups, repeats)
+        jobs_list = [
+            (n, r, f, test)
+            for n in todo
+            for r, rep in enumerate(splits)
+            for f, test in enumerate(rep)
+        ]
+        results = Parallel(n_jobs=jobs, prefer="threads")(
+            delayed(_fit_fold)(n, x, y, test, r * 100 + f) for n, r, f, test in jobs_list
+        )
+        for n in todo:
+            done[n] = {"proba": np.zeros((repeats, len(y))), "cpu": 0.0, "y": y, "taxa": x.shape[1]}
+        for (n, r, _, test), (proba, cpu) in zip(jobs_list, results, strict=True):
+            done[n]["proba"][r, test] = proba
+            done[n]["cpu"] += cpu
+        cohorts.CACHE.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            pickle.dump(done, handle)
+    return done
+
+
+def _auroc(entry_probas: list[np.ndarray], y: np.ndarray) -> float:
+    proba = np.mean(entry_probas, axis=0)
+    return float(np.mean([roc_auc_score(y, p) for p in proba]))
+
+
+def default_rank(cohort: cohorts.Cohort) -> str | None:
+    if cohort.name == "zeller-siamcat":
+        return None
+    return "species" if cohort.kind == "shotgun" else "genus"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--cohorts", nargs="*")
+    parser.add_argument("--candidates", nargs="*", default=list(CANDIDATES))
+    parser.add_argument("--fresh", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    for cohort in cohorts.select(args.cohorts):
+        base = default_rank(cohort)
+        ranks = [base] + (["species", None] if cohort.kind == "16S" else [])
+        scores: dict[str, float] = {}
+        cpu: dict[str, float] = {}
+        for rank in ranks:
+            names = args.candidates if rank == base else RANK_CANDIDATES
+            start = time.perf_counter()
+            done = run(cohort, rank, names, args.repeats, args.jobs, args.fresh)
+            suffix = "" if rank == base else f"@{rank or 'deepest'}"
+            y = next(iter(done.values()))["y"]
+            for name in names:
+                scores[name + suffix] = _auroc([done[name]["proba"]], y)
+                cpu[name + suffix] = done[name]["cpu"]
+            if rank == base:
+                for combo in ENSEMBLES:
+                    if all(c in done for c in combo):
+                        scores["+".join(combo)] = _auroc([done[c]["proba"] for c in combo], y)
+                        cpu["+".join(combo)] = sum(done[c]["cpu"] for c in combo)
+            print(
+                f"{cohort.name:<15} {str(rank):<8} {time.perf_counter() - start:6.1f} s  "
+                + "  ".join(f"{n}={scores[n + suffix]:.3f}" for n in names),
+                flush=True,
+            )
+        rows.append({"cohort": cohort.name, **{k: v for k, v in scores.items()},
+                     **{f"cpu:{k}": v for k, v in cpu.items()}})  # fmt: skip
+    frame = pd.DataFrame(rows).set_index("cohort")
+    score_cols = [c for c in frame.columns if not c.startswith("cpu:")]
+    diff = frame[score_cols].sub(frame["rf"], axis=0)
+    print("\nAUROC minus plain RF-500 (same folds, same rank):")
+    print(diff.drop(columns="rf").round(3).to_string())
+    summary = pd.DataFrame(
+        {
+            "mean": diff.mean(),
+            "worst": diff.min(),
+            "worst cohort": diff.idxmin(),
+            "within 0.005": (diff >= -0.005).sum().astype(str) + f"/{len(diff)}",
+            "cpu vs rf": [
+                (frame[f"cpu:{c}"] / frame["cpu:rf"]).median() if f"cpu:{c}" in frame else np.nan
+                for c in diff.columns
+            ],
+        }
+    ).drop(index="rf")
+    print("\nsummary across cohorts (cpu: median ratio of summed fit CPU seconds):")
+    print(summary.sort_values("mean", ascending=False).round(4).to_string())
+    print("\nplain RF-500 AUROC per cohort:")
+    print(frame["rf"].round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The rank a model is trained at when none is given (``rank = "auto"``).
+
+The rank follows from what kind of table it is, never from the labels, so the
+choice leaks nothing into cross-validation:
+
+* **no lineages** (mOTU cluster names, OTU or ASV IDs without a taxonomy):
+  the features as named (rank ``none``);
+* **species-level genome bins** (MetaPhlAn 4's ``t__SGB`` rows): **SGB**
+  (rank ``strain``);
+* **a MetaPhlAn-style profile** (every rank its own row, parents holding the sum
+  of their children): **species**;
+* **whole-number read counts with flat lineages** (16S / amplicon taxa tables:
+  QIIME 2 and BIOM tables, MLRepo, closed-reference OTU tables): **genus**, the
+  deepest rank 16S assignments are reliable at;
+* **anything else with lineages** (relative abundances): **species**.
+
+``--rank`` (or ``rank`` in a config) overrides the choice; the choice and its
+reason are printed by ``mlmicro train`` and stored in the model card.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mlmicro.taxonomy import is_hierarchical, is_lineage, split_lineage
+
+__all__ = ["AUTO_RANK", "RankChoice", "choose_rank"]
+
+#: The configuration value that asks for the rank to be chosen from the table.
+AUTO_RANK = "auto"
+
+
+@dataclass(frozen=True)
+class RankChoice:
+    """The rank chosen for a table, and why.
+
+    Attributes
+    ----------
+    rank : str or None
+        The rank (``None``: the features as named).
+    reason : str
+        One line a user can read, e.g. ``"whole-number read counts with
+        lineages (a 16S table): genus"``.
+    """
+
+    rank: str | None
+    reason: str
+
+    def to_dict(self) -> dict[str, str | None]:
+        """Return the choice as plain values for the model card."""
+        return {"rank": self.rank, "auto": True, "reason": self.reason}
+
+
+def _whole_numbers(table: pd.DataFrame) -> bool:
+    values = table.to_numpy(dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    return bool(finite.size) and bool(np.all(finite == np.round(finite))) and finite.max() > 1
+
+
+def choose_rank(table: pd.DataFrame) -> RankChoice:
+    """Choose the rank to model ``table`` at from what kind of table it is.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Samples x features, columns as from :func:`mlmicro.io.read_table`.
+
+    Returns
+    -------
+    RankChoice
+
+    Examples
+    --------
+    >>> counts = pd.DataFrame({"k__B|p__F|c__C|o__O|f__L|g__Roseburia": [12, 0],
+    ...                        "k__B|p__F|c__C|o__O|f__L|g__Blautia": [3, 40]})
+    >>> choose_rank(counts).rank
+    'genus'
+    >>> choose_rank(counts / counts.sum(axis=1).to_numpy()[:, None]).rank
+    'species'
+    >>> choose_rank(counts.rename(columns=lambda c: c + "|s__R_sp|t__SGB4940")).rank
+    'strain'
+    >>> choose_rank(pd.DataFrame({"Otu00001": [1, 2], "Otu00002": [3, 4]})).rank is None
+    True
+    """
+    columns = [str(c) for c in table.columns]
+    lineages = [c for c in columns if is_lineage(c)]
+    if not lineages:
+        return RankChoice(None, "features carry no lineage: the features as named")
+    if any(split_lineage(c)[-1].lower().startswith("t__sgb") for c in lineages):
+        return RankChoice("strain", "species-level genome bins (t__SGB rows): SGB")
+    totals = table.sum(axis=0).to_numpy(dtype=np.float64)
+    if is_hierarchical(columns, totals):
+        return RankChoice("species", "a MetaPhlAn-style profile (a row per rank): species")
+    if _whole_numbers(table):
+        return RankChoice("genus", "whole-number read counts with lineages (a 16S table): genus")
+    return RankChoice("species", "relative abundances with lineages: species")
