@@ -65,6 +65,24 @@ def _rf(x, y, seed, *, weighted=False, trees=500, min_leaf=1):
     return model.fit(x, y)
 
 
+def _xgb_forest(x, y, seed, *, weighted=False, depth=0):
+    """A random forest grown by XGBoost: one round of 500 parallel trees."""
+    params = {
+        "n_estimators": 1,
+        "num_parallel_tree": 500,
+        "learning_rate": 1.0,
+        "subsample": 0.632,
+        "colsample_bynode": max(1.0 / x.shape[1], np.sqrt(x.shape[1]) / x.shape[1]),
+        "max_depth": depth,
+        "grow_policy": "lossguide" if depth == 0 else "depthwise",
+        "min_child_weight": 0.25,
+        "reg_lambda": 1.0,
+        "tree_method": "hist",
+    }
+    model = XGBClassifier(**params, random_state=seed, n_jobs=1)
+    return model.fit(x, y, sample_weight=balanced_sample_weight(y) if weighted else None)
+
+
 def _et(x, y, seed):
     return ExtraTreesClassifier(
         n_estimators=500, max_features="sqrt", n_jobs=1, random_state=seed
@@ -121,6 +139,14 @@ CANDIDATES: dict[str, Callable] = {
     "bf-balanced": lambda x, y, s: _bf(x, y, s, weighted=True),
     "bf-prev5": _filtered(_bf, 0.05),
     "et": _et,
+    "bfb-depth3": lambda x, y, s: _bf(x, y, s, weighted=True, max_depth=3),
+    "bfb-trees20": lambda x, y, s: _bf(x, y, s, weighted=True, num_parallel_tree=20),
+    "bfb-slow": lambda x, y, s: _bf(x, y, s, weighted=True, n_estimators=100, learning_rate=0.05),
+    "bfb-leaf1": lambda x, y, s: _bf(x, y, s, weighted=True, min_child_weight=1.0),
+    "bfb-col10": lambda x, y, s: _bf(x, y, s, weighted=True, colsample_bynode=0.1),
+    "rf-150": lambda x, y, s: _rf(x, y, s, trees=150),
+    "xrf": _xgb_forest,
+    "xrf-balanced": lambda x, y, s: _xgb_forest(x, y, s, weighted=True),
     "clr-l2": _CLRLogistic,
 }
 #: candidates run at the non-default ranks of 16S cohorts (to choose the rank)
