@@ -185,12 +185,14 @@ def waterfall(view: Explanation, sample: str, *, max_display: int = 15) -> Figur
     fig = plt.gcf()
     target = view.outputs[0]
     probability = view.probability.iloc[row][f"probability_{target}"]
-    source = view.probability_source
-    kind = (
-        " (out-of-fold: a training sample; the bars show the in-sample model)"
-        if source is not None and source[row] == "out-of-fold"
-        else ""
-    )
+    kind = ""
+    if view.shap_source is not None and view.shap_source[row] == "in-sample":
+        source = view.probability_source
+        oof = source is not None and source[row] == "out-of-fold"
+        kind = (
+            f" ({'out-of-fold; ' if oof else ''}a training sample: the bars are in-sample "
+            "SHAP values of the final model, which saw its label)"
+        )
     truth = ""
     if view.labels is not None:
         label = view.labels.reindex([view.sample_ids[row]]).iloc[0]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +20,8 @@ from mlmicro.model.labels import make_target
 from mlmicro.model.metrics import format_interval, score
 from mlmicro.model.model import InSampleWarning
 from mlmicro.predict import predict_table
+
+matplotlib.use("Agg")
 
 FAST = {"config": "fast", "jobs": 1}
 
@@ -188,6 +192,39 @@ def test_external_validation_leaves_training_samples_out(model, cohort):
     y = new.metadata["diagnosis"].to_numpy() == "CD"
     assert validation.metrics["roc_auc"] == pytest.approx(roc_auc_score(y, external[:, 1]))
     assert "40 labelled training samples of the model left out" in validation.format()
+
+
+def test_training_samples_shap_values_are_flagged_in_sample(model, cohort):
+    new = simulate_cohort(n_subjects=12, seed=11)
+    new.table.index = "new_" + new.table.index.astype(str)
+    table = pd.concat([cohort.table.iloc[:25], new.table]).fillna(0.0)
+    inside = np.arange(len(table)) < 25
+    with pytest.warns(
+        InSampleWarning, match=r"these 25 training samples .*shap_source = in-sample"
+    ):
+        predicted = predict_table(model, table, top_strains=3).predictions
+    columns = predicted.columns.tolist()
+    assert columns.index("shap_source") == columns.index("top1_taxon") - 1
+    expected = np.where(inside, "in-sample", "out-of-sample").tolist()
+    assert predicted["shap_source"].tolist() == expected
+    with pytest.warns(InSampleWarning, match="these 25 training samples"):
+        explanation = model.explain(table)
+    # one answer: the same flag, and the same top SHAP value, in predict and in explain
+    assert explanation.shap_source.tolist() == predicted["shap_source"].tolist()
+    assert any("shap_source = in-sample" in note for note in explanation.notes)
+    top = explanation.values.abs().max(axis=1).to_numpy()
+    np.testing.assert_allclose(predicted["top1_shap"].abs().to_numpy(), top, rtol=1e-5)
+    titles = []
+    for sample in (table.index[0], table.index[-1]):
+        figure = explanation.plot_waterfall(str(sample))
+        titles.append(figure.axes[0].get_title(loc="left"))
+        plt.close(figure)
+    assert "a training sample: the bars are in-sample" in " ".join(titles[0].split())
+    assert "training sample" not in titles[1]
+    # in-sample probabilities asked for: the attributions are in-sample all the same
+    with pytest.warns(InSampleWarning):
+        in_sample = predict_table(model, cohort.table, top_strains=1, training_probability="model")
+    assert (in_sample.predictions["shap_source"] == "in-sample").all()
 
 
 def test_validation_on_training_samples_only_is_out_of_fold(model, cohort):

@@ -169,9 +169,10 @@ def test_top_strains_are_signed_shap_toward_the_positive_class(model, new_cohort
     result = predict_table(model, new_cohort.table, top_strains=k)
     table = result.predictions
     shap_columns = [f"top{i}_shap" for i in range(1, k + 1)]
-    assert table.columns.tolist()[6:] == [
+    assert table.columns.tolist()[6:] == ["shap_source"] + [
         name for i in range(1, k + 1) for name in (f"top{i}_taxon", f"top{i}_shap")
     ]
+    assert (table["shap_source"] == "out-of-sample").all()  # a cohort the model never saw
     magnitude = table[shap_columns].abs().to_numpy()
     assert (np.diff(magnitude, axis=1) <= 1e-12).all()  # strongest first
     values, base, features = feature_contributions(model.pipeline, new_cohort.table)

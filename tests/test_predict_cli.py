@@ -89,6 +89,7 @@ def test_predict_to_a_file_with_report_and_validation(setup, tmp_path):
         "probability_source",
         "domain_score",
         "in_domain",
+        "shap_source",
         "top1_taxon",
         "top1_shap",
         "top2_taxon",
@@ -96,6 +97,7 @@ def test_predict_to_a_file_with_report_and_validation(setup, tmp_path):
     ]
     assert len(written) == len(setup["new"].table)
     assert (written["probability_source"] == "model").all()  # a cohort the model never saw
+    assert (written["shap_source"] == "out-of-sample").all()
     stderr = result.stderr
     for text in ("coverage:", "model taxa", "abundance on model taxa", "AUROC", "AUPRC"):
         assert text in stderr

@@ -88,6 +88,7 @@ def test_tables_hold_the_plotted_numbers(report):
     margin = first["base_value"].iloc[0] + first["shap"].sum()
     # training samples: the waterfall's probability is out-of-fold, the bars the in-sample model
     assert (first["probability_source"] == "out-of-fold").all()
+    assert (first["shap_source"] == "in-sample").all()
     oof = exp.probability.loc[samples[0]].iloc[-1]
     assert first["probability"].iloc[0] == pytest.approx(oof, abs=1e-5)
     assert 1 / (1 + np.exp(-margin)) != pytest.approx(oof, rel=1e-4)

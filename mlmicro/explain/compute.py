@@ -33,6 +33,7 @@ import pandas as pd
 from mlmicro.exceptions import CoverageError, ModelBundleError
 from mlmicro.explain.explanation import Explanation, FeatureKind, feature_table
 from mlmicro.model.contributions import contribution_method, supports_contributions
+from mlmicro.model.insample import in_sample_attribution_message
 from mlmicro.model.model import InSampleWarning
 from mlmicro.taxonomy import display_names
 from mlmicro.transforms.composition import ALR, CLR, ILR
@@ -115,11 +116,11 @@ def explain(
     )
     notes = [_coverage(applied.abundance, model)] if cohort == "given cohort" else []
     if applied.n_in_training:
-        message = applied.training_message()
-        notes.append(
-            f"{message} Their SHAP values explain the final model's in-sample margin, which "
-            "saw their labels."
+        # the same words as mlmicro predict --top-strains (mlmicro.model.insample)
+        message = (
+            f"{applied.training_message()} {in_sample_attribution_message(applied.n_in_training)}"
         )
+        notes.append(message)
         if cohort == "given cohort":
             warnings.warn(message, InSampleWarning, stacklevel=2)
     ids = applied.sample_ids[applied.predicted]
@@ -177,6 +178,7 @@ def explain(
         probability_source=None
         if applied.probability_source is None
         else applied.probability_source[applied.predicted],
+        shap_source=applied.shap_source[applied.predicted],
     )
 
 

@@ -101,6 +101,7 @@ class Explanation:
         probabilities: np.ndarray | None = None,
         unit: str = "log-odds",
         probability_source: np.ndarray | None = None,
+        shap_source: np.ndarray | None = None,
     ) -> None:
         self._values = np.asarray(values, dtype=np.float64)  # (samples, outputs, features)
         self._base = np.asarray(base, dtype=np.float64).reshape(-1)  # (outputs,)
@@ -113,6 +114,9 @@ class Explanation:
         self.unit = unit  # "log-odds" (XGBoost, logistic) or "probability" (random forest)
         # per sample: "model", or "out-of-fold" for the model's own training samples
         self.probability_source = probability_source
+        # per sample: "in-sample" for the model's own training samples (their SHAP values
+        # explain the final model, which saw their labels), else "out-of-sample"
+        self.shap_source = shap_source
         self.features = features
         self.data = data
         self._abundance = abundance  # samples x features, relative abundance of each taxon
@@ -238,6 +242,7 @@ class Explanation:
             probabilities=self._probabilities,
             unit=self.unit,
             probability_source=self.probability_source,
+            shap_source=self.shap_source,
         )
 
     def _view(self, target: str | None) -> Explanation:
@@ -479,6 +484,7 @@ class Explanation:
             probabilities=self._probabilities,
             unit=self.unit,
             probability_source=self.probability_source,
+            shap_source=self.shap_source,
         )
 
     # --------------------------------------------------------------- plotting

@@ -42,7 +42,7 @@ from mlmicro.exceptions import ConfigError
 from mlmicro.io.frames import frame_values
 from mlmicro.model.contributions import feature_contributions, is_xgboost
 from mlmicro.model.domain import DomainScores
-from mlmicro.model.insample import PROBABILITY_SOURCES, TrainingLookup
+from mlmicro.model.insample import PROBABILITY_SOURCES, TrainingLookup, attribution_sources
 from mlmicro.model.trust import Trust, predicted_labels
 
 __all__ = ["Applied", "PipelineRunner", "apply_pipeline"]
@@ -126,6 +126,15 @@ class Applied:
         if self.in_training is None:
             return 0
         return int((self.in_training & self.predicted).sum())
+
+    @property
+    def shap_source(self) -> np.ndarray:
+        """Per sample, what its SHAP values explain (see :mod:`mlmicro.model.insample`).
+
+        ``"in-sample"`` for the model's own training samples, ``"out-of-sample"``
+        for the others, ``None`` where not predicted.
+        """
+        return attribution_sources(self.in_training, self.predicted)
 
     def training_message(self, n: int | None = None, total: int | None = None) -> str:
         """One sentence counting the training samples among the predicted ones."""

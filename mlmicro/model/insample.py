@@ -24,11 +24,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["PROBABILITY_SOURCES", "TrainingLookup", "row_digests"]
+__all__ = [
+    "ATTRIBUTION_SOURCES",
+    "PROBABILITY_SOURCES",
+    "TrainingLookup",
+    "attribution_sources",
+    "in_sample_attribution_message",
+    "row_digests",
+]
 
 #: Values of the ``probability_source`` column: the final model's own
 #: probability, or the out-of-fold CV probability of a training sample.
 PROBABILITY_SOURCES = ("model", "out-of-fold")
+#: Values of the ``shap_source`` column: SHAP values of a sample the final
+#: model was not trained on, or of one of its own training samples.
+ATTRIBUTION_SOURCES = ("out-of-sample", "in-sample")
 
 _DECIMALS = 12
 
@@ -53,6 +63,46 @@ def row_digests(abundance: np.ndarray) -> np.ndarray:
         row = np.round(values[i] / totals[i], _DECIMALS) + 0.0  # +0.0: no negative zeros
         out[i] = hashlib.sha256(np.ascontiguousarray(row).tobytes()).hexdigest()
     return out
+
+
+def attribution_sources(in_training: np.ndarray | None, predicted: np.ndarray) -> np.ndarray:
+    """Return what each sample's SHAP values explain: ``"in-sample"`` or ``"out-of-sample"``.
+
+    SHAP values always explain the final model, the one saved in the bundle.
+    For the model's own training samples that model saw their labels, so
+    their attributions are in-sample, whatever probability is reported for
+    them (the out-of-fold one by default): the CV fold models that predicted
+    them out of fold are not kept in the bundle, and their fold-specific
+    filters and transforms give each a different feature set, so there is no
+    out-of-fold attribution to show instead. ``None`` for samples not
+    predicted.
+
+    Examples
+    --------
+    >>> attribution_sources(np.array([True, False, False]), np.array([True, True, False]))
+    array(['in-sample', 'out-of-sample', None], dtype=object)
+    """
+    predicted = np.asarray(predicted, dtype=bool)
+    inside = np.zeros(len(predicted), dtype=bool) if in_training is None else in_training
+    out = np.where(inside & predicted, ATTRIBUTION_SOURCES[1], ATTRIBUTION_SOURCES[0])
+    out = out.astype(object)
+    out[~predicted] = None
+    return out
+
+
+def in_sample_attribution_message(n: int) -> str:
+    """Return one sentence: ``n`` samples' SHAP values are in-sample (:func:`attribution_sources`).
+
+    Examples
+    --------
+    >>> in_sample_attribution_message(3)[:40]
+    'The SHAP values of these 3 training samp'
+    """
+    return (
+        f"The SHAP values of these {n} training samples explain the final model's in-sample "
+        "margin, which saw their labels (shap_source = in-sample); the CV fold models are not "
+        "kept, so no out-of-fold attribution exists for them."
+    )
 
 
 def _cheap_keys(values: np.ndarray) -> np.ndarray:

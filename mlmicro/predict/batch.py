@@ -26,7 +26,10 @@ sample's distance to the training cohort as a percentile of training samples'
 own, :mod:`mlmicro.model.domain`) and ``in_domain``. With
 ``top_strains=K``: ``top1_taxon``, ``top1_shap`` ... ``topK_taxon``,
 ``topK_shap``, the K taxa with the largest exact TreeSHAP values for that
-sample (by magnitude), named for reading (:func:`mlmicro.taxonomy.display_name`).
+sample (by magnitude), named for reading (:func:`mlmicro.taxonomy.display_name`),
+after ``shap_source``: ``in-sample`` for the model's own training samples, whose
+SHAP values explain the final model that saw their labels (with a warning that
+counts them), ``out-of-sample`` for the others.
 SHAP values are in the classifier's log-odds (before calibration): positive
 pushes toward the positive class
 (binary models) or toward the predicted class (multiclass models). A sample
@@ -196,6 +199,7 @@ class Predictor:
             + [f"probability_{c}" for c in self.classes]
             + ["probability_source"]
             + (["domain_score", "in_domain"] if self.domain else [])
+            + (["shap_source"] if self.top else [])
             + [f"top{i}_{part}" for i in range(1, self.top + 1) for part in ("taxon", "shap")]
         )
 
@@ -224,6 +228,7 @@ class Predictor:
             out["domain_score"] = applied.domain.percentile
             out["in_domain"] = applied.domain.in_domain
         if self.top:
+            out["shap_source"] = applied.shap_source  # "in-sample" for training samples
             top_names = np.full((n, self.top), None, dtype=object)
             top_values = np.full((n, self.top), np.nan)
             if ok.any():
@@ -422,7 +427,7 @@ def predict_table(
     predictions = pd.concat(parts, ignore_index=True).set_index("sample_id")
     predictions.index = pd.Index(predictions.index, dtype="str", name="sample_id")
     domain.warn("the table")
-    tally.warn()
+    tally.warn(attributions=bool(predictor.top))
     return PredictionResult(
         predictions=predictions,
         coverage=abundance.finish(report),
@@ -585,7 +590,7 @@ def predict_file(
         finally:
             writer.close()
     domain.warn(str(table))
-    tally.warn()
+    tally.warn(attributions=bool(predictor.top))
     return PredictionRun(
         output=output,
         n_samples=n_samples,

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mlmicro.model.apply import Applied
+from mlmicro.model.insample import in_sample_attribution_message
 from mlmicro.model.metrics import METRICS, score
 from mlmicro.model.model import InSampleWarning, Model
 
@@ -224,9 +225,14 @@ class TrainingTally:
         self.total += int(applied.predicted.sum())
         self.last = applied
 
-    def warn(self) -> None:
-        """Warn (:class:`InSampleWarning`) when any predicted sample was a training sample."""
+    def warn(self, *, attributions: bool = False) -> None:
+        """Warn (:class:`InSampleWarning`) when any predicted sample was a training sample.
+
+        With ``attributions`` (SHAP values were computed), the warning also
+        says that those samples' attributions are in-sample.
+        """
         if self.n and self.last is not None:
-            warnings.warn(
-                self.last.training_message(self.n, self.total), InSampleWarning, stacklevel=3
-            )
+            message = self.last.training_message(self.n, self.total)
+            if attributions:
+                message += " " + in_sample_attribution_message(self.n)
+            warnings.warn(message, InSampleWarning, stacklevel=3)

@@ -154,8 +154,10 @@ def _sample_table(explanation: Explanation, sample: str) -> pd.DataFrame:
     row = view.row_of(sample)
     table.insert(3, "probability", view.probability.iloc[row][f"probability_{view.outputs[0]}"])
     source = view.probability_source
-    # "out-of-fold": a training sample, whose SHAP values add up to the in-sample margin instead
     table.insert(4, "probability_source", "model" if source is None else source[row])
+    # "in-sample": a training sample, whose SHAP values add up to the in-sample margin
+    shap_source = view.shap_source
+    table.insert(5, "shap_source", "out-of-sample" if shap_source is None else shap_source[row])
     return table
 
 
