@@ -143,6 +143,9 @@ CANDIDATES: dict[str, Callable] = {
     "bfb-trees20": lambda x, y, s: _bf(x, y, s, weighted=True, num_parallel_tree=20),
     "bfb-slow": lambda x, y, s: _bf(x, y, s, weighted=True, n_estimators=100, learning_rate=0.05),
     "bfb-leaf1": lambda x, y, s: _bf(x, y, s, weighted=True, min_child_weight=1.0),
+    "bfb-sqrt": lambda x, y, s: _bf(
+        x, y, s, weighted=True, colsample_bynode=np.sqrt(x.shape[1]) / x.shape[1]
+    ),
     "bfb-col10": lambda x, y, s: _bf(x, y, s, weighted=True, colsample_bynode=0.1),
     "rf-150": lambda x, y, s: _rf(x, y, s, trees=150),
     "xrf": _xgb_forest,

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.spatial.distance import cdist
 
 from mlmicro.exceptions import ConfigError
 
@@ -207,12 +208,11 @@ def _pairwise(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
     if metric == "aitchison":
         squared = (a**2).sum(axis=1)[:, None] + (b**2).sum(axis=1)[None, :] - 2.0 * (a @ b.T)
         return np.sqrt(np.maximum(squared, 0.0))
+    # Bray-Curtis: sum |u - v| / sum (u + v), which is 1 - sum min(u, v) as both rows sum to 1
     out = np.empty((len(a), len(b)))
-    step = max(1, _BLOCK_VALUES // max(1, b.size))
+    step = max(1, _BLOCK_VALUES // max(1, b.shape[0]))
     for start in range(0, len(a), step):
-        block = a[start : start + step]
-        shared = np.minimum(block[:, None, :], b[None, :, :]).sum(axis=2)
-        out[start : start + step] = 1.0 - shared  # both rows sum to 1
+        out[start : start + step] = cdist(a[start : start + step], b, metric="braycurtis")
     return out
 
 
