@@ -1,13 +1,17 @@
 """Where independent fits run: local threads or a Dask cluster.
 
 Training is thousands of independent fits (folds x repeats, permutations,
-tuning candidates, held-out studies). A *runner* maps one task function over
-a list of task descriptions and returns the results in task order:
+tuning candidates, held-out studies); prediction and explanations are blocks
+of samples. A *runner* maps one task function over task descriptions and
+returns the results in task order: :meth:`Runner.map` all at once (fits),
+:meth:`Runner.stream` a few items ahead of the consumer (blocks read from a
+file and written out in order):
 
 * :class:`ThreadRunner` (the default) runs them on joblib threads in this
   process, ``jobs`` at a time.
 * :class:`DaskRunner` submits them to a Dask ``distributed`` cluster; the
-  tables every task needs are scattered to the workers once.
+  tables (or the fitted model) every task needs are scattered to the workers
+  once.
 
 :func:`open_runner` turns a ``scheduler`` value into a runner for the length
 of a ``with`` block:
