@@ -41,7 +41,7 @@ import os
 import re
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
@@ -243,7 +243,7 @@ class Runner(Protocol):
         *,
         shared: Sequence[Any] = (),
         description: str = "blocks",
-    ) -> Iterator[R]:
+    ) -> Generator[R, None, None]:
         """Yield ``func(*shared, item)`` for each item, in item order, a few items ahead."""
         ...  # pragma: no cover
 
@@ -291,7 +291,7 @@ class ThreadRunner:
         *,
         shared: Sequence[Any] = (),
         description: str = "blocks",
-    ) -> Iterator[R]:
+    ) -> Generator[R, None, None]:
         """Yield ``func(*shared, item)`` for each item, in item order.
 
         With ``jobs=1`` each item is computed when it is asked for; with more,
@@ -431,7 +431,7 @@ class DaskRunner:
         *,
         shared: Sequence[Any] = (),
         description: str = "blocks",
-    ) -> Iterator[R]:
+    ) -> Generator[R, None, None]:
         """Yield ``func(*shared, item)`` for each item, in item order, computed on the cluster.
 
         Items are taken from ``items`` only as results are handed back: about

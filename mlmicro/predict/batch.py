@@ -597,7 +597,7 @@ def predict_file(
                 n_samples += len(out)
                 bar.update(len(out))
         finally:
-            getattr(results, "close", lambda: None)()  # stop the blocks still in flight
+            results.close()  # stop the blocks still in flight
             writer.close()
     domain.warn(str(table))
     tally.warn()
