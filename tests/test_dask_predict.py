@@ -244,14 +244,19 @@ def test_worker_killed_mid_predict_is_retried(client, files, tmp_path):
 
 
 @pytest.mark.slow
-def test_worker_deaths_past_the_retry_limit_leave_no_output(cluster, client, files, tmp_path):
+def test_worker_deaths_past_the_retry_limit_leave_no_output(cluster, files, tmp_path):
+    """Kills both workers; last in the module, so nothing waits for them to come back."""
+    import distributed
+
     marker = tmp_path / "killed"
     allowed = cluster.scheduler.allowed_failures
     cluster.scheduler.allowed_failures = 0  # the first death of a task fails it
     out = tmp_path / "predictions.tsv"
     try:
-        _kill_next_block(client, marker, sorted(client.scheduler_info()["workers"]))
-        result = _predict(files, out, "--scheduler", cluster.scheduler_address)
+        with distributed.Client(cluster, set_as_default=False) as client:
+            client.wait_for_workers(2, timeout=60)
+            _kill_next_block(client, marker, sorted(client.scheduler_info()["workers"]))
+            result = _predict(files, out, "--scheduler", cluster.scheduler_address)
     finally:
         cluster.scheduler.allowed_failures = allowed
     assert marker.exists(), "no worker was killed"
