@@ -203,30 +203,7 @@ def test_device_choices(monkeypatch):
 
 
 # ---------------------------------------------------------------------------
-# On a local cluster
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        silence_logs=50,
-    ) as local_cluster:
-        yield local_cluster
-
-
-@pytest.fixture()
-def client(cluster):
-    import distributed
-
-    with distributed.Client(cluster, set_as_default=False) as dask_client:
-        dask_client.wait_for_workers(2, timeout=60)
-        yield dask_client
-        dask_client.wait_for_workers(2, timeout=60)  # restarted workers are back
+# On a local cluster (the cluster and client fixtures are in conftest.py)
 
 
 @pytest.fixture(scope="module")

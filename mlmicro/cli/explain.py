@@ -16,6 +16,7 @@ from mlmicro.cli._common import (
     selected_samples,
 )
 from mlmicro.exceptions import ModelBundleError, OutputExistsError
+from mlmicro.model.parallel import check_scheduler
 
 #: Where reports go when --output-dir is not given: reports/<model stem>/.
 DEFAULT_REPORT_ROOT = Path("reports")
@@ -65,6 +66,19 @@ def explain(
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing report in the folder."),
     where: str | None = typer.Option(None, "--where", help=WHERE_HELP),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="Compute the SHAP values on Dask, in blocks of samples: local:N or a scheduler "
+        "address (tcp://host:8786); the values are the same. Default: $MLMICRO_SCHEDULER, "
+        'else here. Needs pip install "mlmicro[dask]".',
+    ),
+    chunk_size: int | None = typer.Option(
+        None,
+        "--chunk-size",
+        min=1,
+        help="Samples per block with --scheduler (default: about four blocks per worker).",
+    ),
 ) -> None:
     """Explain a model's predictions with exact TreeSHAP and write an HTML report."""
     import matplotlib
@@ -85,6 +99,7 @@ def explain(
             f"{folder / REPORT_FILE} already exists; pass --force to replace it or choose "
             "another --output-dir."
         )
+    cluster = check_scheduler(scheduler)
     fitted = load_model(model)
     data = None if table is None else read_table(table, format=input_format, taxonomy=taxonomy)
     meta = None if metadata is None else read_metadata(metadata, sample_id_column=sample_id_column)
@@ -96,7 +111,13 @@ def explain(
         data = source.loc[source.index.astype(str).isin(selection.kept)]
         typer.echo(f"{selection.format()}; explaining {len(data)}", err=True)
     explanation = explain_model(
-        fitted, data, metadata=meta, threads=threads, where=str(table) if table else "the table"
+        fitted,
+        data,
+        metadata=meta,
+        threads=threads,
+        where=str(table) if table else "the table",
+        scheduler=cluster,
+        block_size=chunk_size,
     )
     files = write_report(
         explanation, fitted, folder, top=top, samples=_split(samples), aggregate=aggregate

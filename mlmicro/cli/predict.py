@@ -19,6 +19,7 @@ from mlmicro.cli._common import (
     selected_samples,
 )
 from mlmicro.model.bundle import read_card
+from mlmicro.model.parallel import check_scheduler
 from mlmicro.predict import DEFAULT_MIN_COVERAGE, CoverageReport, as_model, predict_file
 
 
@@ -113,6 +114,13 @@ def predict(
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     where: str | None = typer.Option(None, "--where", help=WHERE_HELP),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="Predict the blocks on Dask: local:N (a local cluster of N workers) or a "
+        "scheduler address (tcp://host:8786); the output is the same, in input order. "
+        'Default: $MLMICRO_SCHEDULER, else here. Needs pip install "mlmicro[dask]".',
+    ),
 ) -> None:
     """Predict each sample of a new cohort with a saved model (nothing is refitted).
 
@@ -133,6 +141,7 @@ def predict(
 
     if output is not None:  # before anything is read: never an input, --force or not
         check_output(output, force=force, inputs=[model, table, metadata, taxonomy])
+    cluster = check_scheduler(scheduler)
     selection = selected_samples(where, metadata, sample_id_column)
     if selection is not None:
         _say(selection.format())
@@ -164,6 +173,7 @@ def predict(
             threshold=threshold,
             prevalence=prevalence,
             training_probability=training_probability,
+            scheduler=cluster,
         )
         coverage = run.coverage
         if coverage.abundance_share_mean is not None:

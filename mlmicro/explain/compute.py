@@ -25,16 +25,18 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from mlmicro.exceptions import CoverageError, ModelBundleError
 from mlmicro.explain.explanation import Explanation, FeatureKind, feature_table
+from mlmicro.model.apply_blocks import apply_in_blocks
 from mlmicro.model.contributions import contribution_method, supports_contributions
 from mlmicro.model.insample import in_sample_attribution_message
 from mlmicro.model.model import InSampleWarning
+from mlmicro.model.parallel import check_scheduler, open_runner
 from mlmicro.taxonomy import display_names
 from mlmicro.transforms.composition import ALR, CLR, ILR
 from mlmicro.transforms.zeros import LogTransform
@@ -42,7 +44,10 @@ from mlmicro.transforms.zeros import LogTransform
 if TYPE_CHECKING:  # pragma: no cover
     from mlmicro.model.model import Model
 
-__all__ = ["explain", "labels_from_metadata"]
+__all__ = ["EXPLAIN_OUTCOME", "explain", "labels_from_metadata"]
+
+#: How a failed explanation on a Dask cluster ends, in error messages.
+EXPLAIN_OUTCOME = "explain stopped and no report was written"
 
 
 # --------------------------------------------------------------------- explain
@@ -53,6 +58,8 @@ def explain(
     metadata: pd.DataFrame | None = None,
     threads: int | None = None,
     where: str = "the table",
+    scheduler: Any = None,
+    block_size: int | None = None,
 ) -> Explanation:
     """Exact SHAP values of a model's predictions, mapped back to taxa.
 
@@ -70,9 +77,18 @@ def explain(
         the per-class abundance columns of the summary. The training cohort's
         labels are used when ``table`` is not given.
     threads : int, optional
-        Threads for XGBoost (default: every core this process may use).
+        Threads for XGBoost (default: every core this process may use; one
+        per task on a Dask cluster).
     where : str
         Where ``table`` came from (a file), for messages.
+    scheduler : str, distributed.Client or None
+        Compute the SHAP values on a Dask cluster, in blocks of samples:
+        ``"local:N"`` or a scheduler address (see
+        :func:`mlmicro.model.parallel.open_runner`; default
+        ``$MLMICRO_SCHEDULER``, else here). The values are the same as here.
+    block_size : int, optional
+        Samples per block on a cluster (default: about four blocks per worker,
+        :func:`mlmicro.model.apply_blocks.block_size_for`).
 
     Returns
     -------
@@ -111,9 +127,21 @@ def explain(
         labels = None if metadata is None else labels_from_metadata(model, metadata)
         cohort = "given cohort"
     # the one application path: the same probabilities and SHAP values as mlmicro predict
-    applied = model.apply(
-        table, contributions=True, threads=threads or _available_cores(), where=where
-    )
+    scheduler = check_scheduler(scheduler)
+    if scheduler is None:
+        applied = model.apply(
+            table, contributions=True, threads=threads or _available_cores(), where=where
+        )
+    else:
+        with open_runner(scheduler, outcome=EXPLAIN_OUTCOME) as runner:
+            applied = apply_in_blocks(
+                model.runner(threads=threads or 1),
+                table,
+                runner,
+                contributions=True,
+                where=where,
+                block_size=block_size,
+            )
     notes = [_coverage(applied.abundance, model)] if cohort == "given cohort" else []
     if applied.n_in_training:
         # the same words as mlmicro predict --top-strains (mlmicro.model.insample)

@@ -1,13 +1,17 @@
 """Where independent fits run: local threads or a Dask cluster.
 
 Training is thousands of independent fits (folds x repeats, permutations,
-tuning candidates, held-out studies). A *runner* maps one task function over
-a list of task descriptions and returns the results in task order:
+tuning candidates, held-out studies); prediction and explanations are blocks
+of samples. A *runner* maps one task function over task descriptions and
+returns the results in task order: :meth:`Runner.map` all at once (fits),
+:meth:`Runner.stream` a few items ahead of the consumer (blocks read from a
+file and written out in order):
 
 * :class:`ThreadRunner` (the default) runs them on joblib threads in this
   process, ``jobs`` at a time.
 * :class:`DaskRunner` submits them to a Dask ``distributed`` cluster; the
-  tables every task needs are scattered to the workers once.
+  tables (or the fitted model) every task needs are scattered to the workers
+  once.
 
 :func:`open_runner` turns a ``scheduler`` value into a runner for the length
 of a ``with`` block:
@@ -32,10 +36,12 @@ when a scheduler is asked for.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
@@ -48,6 +54,7 @@ from mlmicro.exceptions import ClusterError, ConfigError, MlmicroError
 __all__ = [
     "SCHEDULER_ENV",
     "DASK_INSTALL",
+    "TRAINING_OUTCOME",
     "CONNECT_TIMEOUT_S",
     "SchedulerSpec",
     "Runner",
@@ -55,6 +62,7 @@ __all__ = [
     "DaskRunner",
     "parse_scheduler",
     "resolve_scheduler",
+    "check_scheduler",
     "open_runner",
     "import_distributed",
 ]
@@ -65,9 +73,15 @@ SCHEDULER_ENV = "MLMICRO_SCHEDULER"
 DASK_INSTALL = 'pip install "mlmicro[dask]"'
 #: Seconds to wait for a scheduler to answer and for its first worker.
 CONNECT_TIMEOUT_S = 10
+#: How a failed training run ends, in error messages.
+TRAINING_OUTCOME = "training stopped and nothing was saved"
+# Blocks of samples travel inside their tasks on purpose (see DaskRunner.stream),
+# so Dask's warning about large task graphs does not apply to them.
+BLOCKS_IN_TASKS = {"distributed.admin.large-graph-warning-threshold": "1 TiB"}
 
 R = TypeVar("R")
 
+_END = object()
 _LOCAL = re.compile(r"^local(?::(\d+))?$")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9_.\-]+:\d+$")
 
@@ -188,6 +202,25 @@ def import_distributed(what: str = "--scheduler") -> Any:
     return distributed
 
 
+def check_scheduler(scheduler: Any = None) -> Any:
+    """Resolve ``scheduler`` (:func:`resolve_scheduler`) and check Dask is installed, early.
+
+    Commands call this before any work, so a bad value or a missing Dask
+    stops them at once; the value returned is what :func:`open_runner` takes.
+
+    Raises
+    ------
+    ConfigError
+        If the value cannot be parsed.
+    ClusterError
+        If a scheduler is asked for and Dask is not installed.
+    """
+    resolved = resolve_scheduler(scheduler)
+    if isinstance(resolved, SchedulerSpec):
+        import_distributed(f"{resolved.source} {resolved.describe()}")
+    return resolved
+
+
 class Runner(Protocol):
     """Runs independent tasks and returns their results in task order."""
 
@@ -202,6 +235,27 @@ class Runner(Protocol):
     ) -> list[R]:
         """Return ``[func(*shared, item) for item in items]``, computed somewhere."""
         ...  # pragma: no cover
+
+    def stream(
+        self,
+        func: Callable[..., R],
+        items: Iterable[Any],
+        *,
+        shared: Sequence[Any] = (),
+        description: str = "blocks",
+    ) -> Generator[R, None, None]:
+        """Yield ``func(*shared, item)`` for each item, in item order, a few items ahead."""
+        ...  # pragma: no cover
+
+
+def _collect(done: Iterable[tuple[int, R]], n: int, *, progress: bool, description: str) -> list[R]:
+    """Gather ``(position, result)`` pairs, in any order, into a list in task order."""
+    results: list[Any] = [None] * n
+    with tqdm(total=n, desc=description, unit="fit", disable=not progress, leave=False) as bar:
+        for position, result in done:
+            results[position] = result
+            bar.update(1)
+    return results
 
 
 class ThreadRunner:
@@ -227,41 +281,63 @@ class ThreadRunner:
     ) -> list[R]:
         """Return ``[func(*shared, item) for item in items]``, computed on threads."""
         items = list(items)
+        results = self._results(func, items, shared)
+        return _collect(enumerate(results), len(items), progress=progress, description=description)
+
+    def stream(
+        self,
+        func: Callable[..., R],
+        items: Iterable[Any],
+        *,
+        shared: Sequence[Any] = (),
+        description: str = "blocks",
+    ) -> Generator[R, None, None]:
+        """Yield ``func(*shared, item)`` for each item, in item order.
+
+        With ``jobs=1`` each item is computed when it is asked for; with more,
+        joblib keeps about two items per thread in flight.
+        """
+        yield from self._results(func, items, shared)
+
+    def _results(
+        self, func: Callable[..., R], items: Iterable[Any], shared: Sequence[Any]
+    ) -> Iterable[R]:
         if self.jobs == 1:
-            results: Iterator[R] = (func(*shared, item) for item in items)
-        else:
-            # Threads, not processes: XGBoost, scikit-learn's trees and numpy release the
-            # GIL, and threads share the table instead of pickling it to every worker.
-            runner = Parallel(n_jobs=self.jobs, prefer="threads", return_as="generator")
-            results = runner(delayed(func)(*shared, item) for item in items)
-        out = []
-        with tqdm(
-            total=len(items), desc=description, unit="fit", disable=not progress, leave=False
-        ) as bar:
-            for result in results:
-                out.append(result)
-                bar.update(1)
-        return out
+            return (func(*shared, item) for item in items)
+        # Threads, not processes: XGBoost, scikit-learn's trees and numpy release the
+        # GIL, and threads share the table instead of pickling it to every worker.
+        runner = Parallel(n_jobs=self.jobs, prefer="threads", return_as="generator")
+        return runner(delayed(func)(*shared, item) for item in items)
 
 
 class DaskRunner:
     """Run tasks on a Dask ``distributed`` cluster.
 
-    Large shared arguments (the table, the labels) are scattered to every
-    worker once per runner and passed to tasks by reference. A worker that
-    dies mid-task has its tasks rerun elsewhere by Dask (up to the
-    scheduler's ``allowed-failures``); past that, :meth:`map` cancels the
-    remaining tasks and raises :class:`~mlmicro.exceptions.ClusterError`.
+    Large shared arguments (the table, the labels, a fitted model) are
+    scattered to every worker once per runner and passed to tasks by
+    reference. A worker that dies mid-task has its tasks rerun elsewhere by
+    Dask (up to the scheduler's ``allowed-failures``); past that, the
+    remaining tasks are cancelled and :class:`~mlmicro.exceptions.ClusterError`
+    is raised.
 
     Parameters
     ----------
     client : distributed.Client
         A connected client.
+    outcome : str
+        What a failed run means for the user, ending the error message
+        (default: training stopped and nothing was saved).
     """
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, *, outcome: str = TRAINING_OUTCOME) -> None:
         self.client = client
+        self.outcome = outcome
         self._scattered: dict[int, tuple[Any, Any]] = {}
+
+    @property
+    def n_workers(self) -> int:
+        """Workers the scheduler knows now (at least 1)."""
+        return max(1, len(self.client.scheduler_info()["workers"]))
 
     def _share(self, value: Any) -> Any:
         if value is None or isinstance(value, (bool, int, float, str)):
@@ -277,11 +353,46 @@ class DaskRunner:
         """Drop the scattered data from the workers."""
         futures = [future for _, future in self._scattered.values()]
         self._scattered.clear()
-        if futures:
+        self._cancel(futures)
+
+    def _cancel(self, futures: Iterable[Any]) -> None:
+        pending = [future for future in futures if not future.done()]
+        if pending:
             try:
-                self.client.cancel(futures)
+                self.client.cancel(pending)
             except Exception:  # noqa: BLE001 - best effort on a client that may be gone
                 pass
+
+    @contextmanager
+    def _cluster_errors(self, description: str) -> Iterator[None]:
+        """Turn what a lost or broken cluster raises into one-line ClusterErrors."""
+        distributed = import_distributed()
+        try:
+            yield
+        except MlmicroError:
+            raise
+        except distributed.scheduler.KilledWorker as exc:
+            raise ClusterError(
+                f"Dask workers kept dying while running {description} task {exc.task!r}, "
+                f"past the scheduler's allowed-failures; {self.outcome}. "
+                "Check the workers' memory limit and logs."
+            ) from None
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.split(".")[0] == "mlmicro":
+                raise ClusterError(
+                    "The Dask workers cannot import mlmicro; install the same mlmicro version "
+                    "on every worker (pip install mlmicro[dask]) and restart them."
+                ) from None
+            raise
+        except (distributed.CancelledError, TimeoutError, OSError) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise ClusterError(
+                f"Lost the Dask cluster while running {description} ({reason}); "
+                f"{self.outcome}. Check that the scheduler and workers are up."
+            ) from None
+
+    def _prefix(self, description: str) -> str:
+        return f"mlmicro-{description.replace(' ', '-')}-{uuid.uuid4().hex[:8]}"
 
     def map(
         self,
@@ -297,49 +408,61 @@ class DaskRunner:
         items = list(items)
         if not items:
             return []
-        prefix = f"mlmicro-{description.replace(' ', '-')}-{uuid.uuid4().hex[:8]}"
-        futures = []
+        prefix = self._prefix(description)
+        futures: list[Any] = []
         try:
-            args = [self._share(value) for value in shared]
-            for i, item in enumerate(items):
-                futures.append(self.client.submit(func, *args, item, key=f"{prefix}-{i}"))
-            position = {future.key: i for i, future in enumerate(futures)}
-            results: list[Any] = [None] * len(items)
-            with tqdm(
-                total=len(items), desc=description, unit="fit", disable=not progress, leave=False
-            ) as bar:
-                for future in distributed.as_completed(futures, loop=self.client.loop):
-                    results[position[future.key]] = future.result()
-                    bar.update(1)
-            return results
-        except MlmicroError:
-            raise
-        except distributed.scheduler.KilledWorker as exc:
-            raise ClusterError(
-                f"Dask workers kept dying while running {description} task {exc.task!r}, "
-                "past the scheduler's allowed-failures; training stopped and nothing was saved. "
-                "Check the workers' memory limit and logs."
-            ) from None
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.split(".")[0] == "mlmicro":
-                raise ClusterError(
-                    "The Dask workers cannot import mlmicro; install the same mlmicro version "
-                    "on every worker (pip install mlmicro[dask]) and restart them."
-                ) from None
-            raise
-        except (distributed.CancelledError, TimeoutError, OSError) as exc:
-            reason = " ".join(str(exc).split()) or type(exc).__name__
-            raise ClusterError(
-                f"Lost the Dask cluster while running {description} ({reason}); training "
-                "stopped and nothing was saved. Check that the scheduler and workers are up."
-            ) from None
+            with self._cluster_errors(description):
+                args = [self._share(value) for value in shared]
+                for i, item in enumerate(items):
+                    futures.append(self.client.submit(func, *args, item, key=f"{prefix}-{i}"))
+                position = {future.key: i for i, future in enumerate(futures)}
+                done = (
+                    (position[future.key], future.result())
+                    for future in distributed.as_completed(futures, loop=self.client.loop)
+                )
+                return _collect(done, len(items), progress=progress, description=description)
         finally:
-            pending = [future for future in futures if not future.done()]
-            if pending:
-                try:
-                    self.client.cancel(pending)
-                except Exception:  # noqa: BLE001 - best effort on a client that may be gone
-                    pass
+            self._cancel(futures)
+
+    def stream(
+        self,
+        func: Callable[..., R],
+        items: Iterable[Any],
+        *,
+        shared: Sequence[Any] = (),
+        description: str = "blocks",
+    ) -> Generator[R, None, None]:
+        """Yield ``func(*shared, item)`` for each item, in item order, computed on the cluster.
+
+        Items are taken from ``items`` only as results are handed back: about
+        two per worker are in flight, so a stream of blocks read from a file
+        never has to fit in memory. Each item travels inside its task (not
+        scattered on its own), so when a worker is lost the scheduler can rerun
+        the task on another worker.
+        """
+        import dask
+
+        prefix = self._prefix(description)
+        window = 2 * self.n_workers
+        pending: deque[Any] = deque()
+        source = iter(items)
+        try:
+            with self._cluster_errors(description):
+                args = [self._share(value) for value in shared]
+            for i in itertools.count():
+                item = next(source, _END)  # read here, outside the cluster's error handling
+                if item is not _END:
+                    with self._cluster_errors(description), dask.config.set(BLOCKS_IN_TASKS):
+                        key = f"{prefix}-{i}"
+                        pending.append(self.client.submit(func, *args, item, key=key, pure=False))
+                if not pending:
+                    return
+                if item is _END or len(pending) >= window:
+                    with self._cluster_errors(description):
+                        result = pending.popleft().result()
+                    yield result
+        finally:
+            self._cancel(pending)
 
 
 @contextmanager
@@ -384,7 +507,9 @@ def _dask_client(spec: SchedulerSpec) -> Iterator[Any]:
 
 
 @contextmanager
-def open_runner(scheduler: Any = None, *, jobs: int = 1) -> Iterator[Runner]:
+def open_runner(
+    scheduler: Any = None, *, jobs: int = 1, outcome: str = TRAINING_OUTCOME
+) -> Iterator[Runner]:
     """Yield the runner for ``scheduler`` and tidy it up afterwards.
 
     Parameters
@@ -395,6 +520,8 @@ def open_runner(scheduler: Any = None, *, jobs: int = 1) -> Iterator[Runner]:
     jobs : int
         Threads of the local runner (ignored on a cluster, whose workers
         decide the parallelism).
+    outcome : str
+        What a failed run on the cluster means, ending its error message.
 
     Yields
     ------
@@ -413,14 +540,14 @@ def open_runner(scheduler: Any = None, *, jobs: int = 1) -> Iterator[Runner]:
         return
     if isinstance(resolved, SchedulerSpec):
         with _dask_client(resolved) as client:
-            runner = DaskRunner(client)
+            runner = DaskRunner(client, outcome=outcome)
             try:
                 yield runner
             finally:
                 runner.release()
         return
     import_distributed()
-    runner = DaskRunner(resolved)
+    runner = DaskRunner(resolved, outcome=outcome)
     try:
         yield runner
     finally:

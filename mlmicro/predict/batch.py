@@ -63,6 +63,7 @@ from mlmicro.io.frames import frame_values
 from mlmicro.model.apply import Applied, PipelineRunner
 from mlmicro.model.contributions import supports_contributions
 from mlmicro.model.model import Model, load_model
+from mlmicro.model.parallel import check_scheduler, open_runner
 from mlmicro.model.trust import Trust
 from mlmicro.predict.coverage import (
     DEFAULT_MIN_COVERAGE,
@@ -71,6 +72,7 @@ from mlmicro.predict.coverage import (
     check_coverage,
     feature_coverage,
 )
+from mlmicro.predict.distribute import PREDICT_OUTCOME, predicted_blocks
 from mlmicro.predict.memory import reuse_freed_blocks
 from mlmicro.predict.trust import DomainTally, TrustSummary, model_trust
 from mlmicro.predict.validation import LabelTally, TrainingTally, Validation, cohort_labels
@@ -463,6 +465,7 @@ def predict_file(
     threshold: float | None = None,
     prevalence: float | None = None,
     training_probability: str = "out-of-fold",
+    scheduler: Any = None,
 ) -> PredictionRun:
     """Predict a table file block by block and write the predictions file.
 
@@ -510,6 +513,12 @@ def predict_file(
     threshold, prevalence : float, optional
     training_probability : {"out-of-fold", "model"}
         See :func:`predict_table`.
+    scheduler : str, distributed.Client or None
+        Predict the blocks on a Dask cluster: ``"local:N"`` or a scheduler
+        address (see :func:`mlmicro.model.parallel.open_runner`; default
+        ``$MLMICRO_SCHEDULER``, else here). The model is sent to each worker
+        once; the file is still read here and written here, in input order,
+        the same byte for byte as without a cluster.
 
     Returns
     -------
@@ -526,6 +535,7 @@ def predict_file(
     started = time.perf_counter()
     keep = None if samples is None else set(map(str, samples))
     output = check_output_path(output, force=force, inputs=[table, metadata, model, taxonomy])
+    scheduler = check_scheduler(scheduler)
     model = as_model(model)
     _check_top_strains(model, top_strains)
     trust = model_trust(model, threshold)
@@ -569,15 +579,19 @@ def predict_file(
     )
     n_samples = 0
     memory = reuse_freed_blocks() if reuse_memory else contextlib.nullcontext()
-    with bar, memory, atomic_write(output, mode=None, overwrite=force) as temporary:
+    if keep is not None:
+        stream = (b[b.index.astype(str).isin(keep)] for b in stream)
+        stream = (b for b in stream if not b.empty)
+    with (
+        open_runner(scheduler, outcome=PREDICT_OUTCOME) as runner,
+        bar,
+        memory,
+        atomic_write(output, mode=None, overwrite=force) as temporary,
+    ):
         writer = BlockWriter(temporary, output, predictor.columns)
+        results = predicted_blocks(runner, predictor, stream)
         try:
-            for block in stream:
-                if keep is not None:
-                    block = block[block.index.astype(str).isin(keep)]
-                    if block.empty:
-                        continue
-                out, applied = predictor.predict(block)
+            for out, applied in results:
                 writer.write(out)
                 abundance.add(applied.abundance_share, applied.n_unpredicted)
                 scored.add(out, applied)
@@ -588,6 +602,7 @@ def predict_file(
                 n_samples += len(out)
                 bar.update(len(out))
         finally:
+            results.close()  # stop the blocks still in flight
             writer.close()
     domain.warn(str(table))
     tally.warn(attributions=bool(predictor.top))
