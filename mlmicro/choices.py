@@ -67,7 +67,7 @@ DEFAULT_TRANSFORM: TransformName = "relative"
 #: standard, and what scikit-bio's ``multiplicative_replacement`` does.
 DEFAULT_ZEROS: ZerosName = "multiplicative"
 #: The prevalence filter of training when none is named (fitted inside each fold).
-DEFAULT_MIN_PREVALENCE: float = 0.05
+DEFAULT_MIN_PREVALENCE: float = 0.0
 
 
 def check_choice(kind: str, value: object, choices: Mapping[str, str] | tuple[str, ...]) -> str:

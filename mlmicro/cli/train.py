@@ -143,8 +143,8 @@ def train(
     rank: str | None = typer.Option(
         None,
         "--rank",
-        help="Rank to model at: auto (from the table: SGB/species for MetaPhlAn, genus for "
-        "16S counts, as named without lineages), kingdom ... species, strain, or none "
+        help="Rank to model at: auto (from the table: SGB where the table has them, else "
+        "species; as named without lineages), kingdom ... species, strain, or none "
         "(overrides the config).",
     ),
     config: str | None = typer.Option(
