@@ -155,7 +155,14 @@ CANDIDATES: dict[str, Callable] = {
 #: candidates run at the non-default ranks of 16S cohorts (to choose the rank)
 RANK_CANDIDATES = ["rf", "bf"]
 #: averages of two or three candidates' out-of-fold probabilities
-ENSEMBLES = [("rf", "bf"), ("rf", "et"), ("bf", "et"), ("rf", "bf", "et"), ("bf", "clr-l2")]
+ENSEMBLES = [
+    ("rf", "bf"),
+    ("rf", "bf-balanced"),
+    ("rf", "et"),
+    ("bf", "et"),
+    ("rf", "bf", "et"),
+    ("bf", "clr-l2"),
+]
 
 
 def features(cohort: cohorts.Cohort, rank: str | None) -> tuple[np.ndarray, np.ndarray, object]:
@@ -239,6 +246,41 @@ def default_rank(cohort: cohorts.Cohort) -> str | None:
     return "species" if cohort.kind == "shotgun" else "genus"
 
 
+#: (choice, with, without, cohorts it applies to: "all" or a data kind)
+CHOICES = [
+    ("no prevalence filter (vs 5%)", "bf-balanced", "bf-current", "all"),
+    ("balanced class weights (vs none)", "bf-balanced", "bf", "all"),
+    ("16S at species (vs genus)", "bf@species", "bf", "16S"),
+    ("16S at the deepest rows (vs species)", "bf@deepest", "bf@species", "16S"),
+    ("boosted forest (vs plain RF-500)", "bf-balanced", "rf", "all"),
+    ("RF-500 + boosted forest average (vs boosted forest)", "rf+bf-balanced", "bf-balanced", "all"),
+]
+
+
+def choice_effects(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean and worst AUROC change of each default choice, over the cohorts it applies to."""
+    kinds = {c.name: c.kind for c in cohorts.COHORTS}
+    rows = []
+    for label, with_, without, applies in CHOICES:
+        if with_ not in frame or without not in frame:
+            continue
+        subset = frame if applies == "all" else frame[frame.index.map(kinds) == applies]
+        change = (subset[with_] - subset[without]).dropna()
+        if change.empty:
+            continue
+        rows.append(
+            {
+                "choice": label,
+                "cohorts": len(change),
+                "mean change": change.mean(),
+                "worst": change.min(),
+                "worst cohort": change.idxmin(),
+                "better or level": int((change >= 0).sum()),
+            }
+        )
+    return pd.DataFrame(rows).set_index("choice")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=2)
@@ -293,6 +335,8 @@ def main() -> None:
     ).drop(index="rf")
     print("\nsummary across cohorts (cpu: median ratio of summed fit CPU seconds):")
     print(summary.sort_values("mean", ascending=False).round(4).to_string())
+    print("\neffect of each default choice (AUROC change; mean and worst cohort):")
+    print(choice_effects(frame).round(4).to_string())
     print("\nplain RF-500 AUROC per cohort:")
     print(frame["rf"].round(3).to_string())
 
