@@ -22,11 +22,12 @@ from mlmicro.io.metadata import UnmatchedSamplesWarning, join_metadata, read_met
 from mlmicro.io.metaml import read_metaml
 from mlmicro.io.organelles import drop_organelles, is_organelle
 from mlmicro.io.selection import Selection, select_samples
-from mlmicro.io.tables import FORMATS, detect_format, read_table
+from mlmicro.io.tables import FORMATS, MissingTaxonomyWarning, detect_format, read_table
 from mlmicro.io.writers import write_table
 
 __all__ = [
     "FORMATS",
+    "MissingTaxonomyWarning",
     "TextEncodingWarning",
     "UnmatchedSamplesWarning",
     "atomic_write",

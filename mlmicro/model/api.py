@@ -237,7 +237,8 @@ def train(
         warnings.warn(
             f"The table's {table.shape[1]} features carry no lineage (e.g. "
             f"{str(table.columns[0])!r}), so they cannot be collapsed to {resolved.rank} rank; "
-            "training on them as named (rank none). Give a taxonomy (--taxonomy) to train at a "
+            "training on them as named (rank none). Give a taxonomy (--taxonomy; Python: "
+            "read_table(..., taxonomy=...)) to train at a "
             "rank, or pass --rank none to say so.",
             NoLineageWarning,
             stacklevel=2,

@@ -1,0 +1,56 @@
+"""Messages, options and small outputs a new user meets first."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mlmicro.cli import app
+from mlmicro.io import MissingTaxonomyWarning, read_table
+
+runner = CliRunner()
+
+
+def _biom_json(ids: list[str], samples: list[str]) -> bytes:
+    data = [[i, j, float(i + j + 1)] for i in range(len(ids)) for j in range(len(samples))]
+    return json.dumps(
+        {
+            "id": "t",
+            "format": "Biological Observation Matrix 1.0.0",
+            "format_url": "http://biom-format.org",
+            "type": "OTU table",
+            "generated_by": "tests",
+            "date": "2024-01-01T00:00:00",
+            "matrix_type": "sparse",
+            "matrix_element_type": "float",
+            "shape": [len(ids), len(samples)],
+            "data": data,
+            "rows": [{"id": i, "metadata": None} for i in ids],
+            "columns": [{"id": s, "metadata": None} for s in samples],
+        }
+    ).encode()
+
+
+def _qza(path: Path, ids: list[str], samples: list[str]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("1234-uuid/metadata.yaml", "type: FeatureTable[Frequency]\n")
+        archive.writestr("1234-uuid/data/feature-table.biom", _biom_json(ids, samples))
+    return path
+
+
+def test_qza_without_taxonomy_names_the_option_and_the_keyword(tmp_path):
+    qza = _qza(tmp_path / "table.qza", ["a1b2c3", "d4e5f6"], ["s1", "s2"])
+    with pytest.warns(MissingTaxonomyWarning, match=r"--taxonomy .*taxonomy='taxonomy\.qza'"):
+        table = read_table(qza)
+    assert table.columns.tolist() == ["a1b2c3", "d4e5f6"]
+    # with a taxonomy there is nothing to say
+    with_lineage = read_table(qza, taxonomy={"a1b2c3": "k__Bacteria; p__Firmicutes"})
+    assert "k__Bacteria|p__Firmicutes" in with_lineage.columns
+    result = runner.invoke(
+        app, ["transform", str(qza), "--method", "relative", "-o", str(tmp_path / "o.tsv")]
+    )
+    assert "warning:" in result.output and "--taxonomy" in result.output
