@@ -54,3 +54,38 @@ def test_qza_without_taxonomy_names_the_option_and_the_keyword(tmp_path):
         app, ["transform", str(qza), "--method", "relative", "-o", str(tmp_path / "o.tsv")]
     )
     assert "warning:" in result.output and "--taxonomy" in result.output
+
+
+def _one_line_error(result) -> str:
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.output
+    return errors[0]
+
+
+def test_study_column_with_one_class_per_study(tmp_path):
+    import mlmicro
+    from mlmicro.datasets import default_cohort_path, load_default_cohort
+    from mlmicro.exceptions import MetadataError
+
+    cohort = load_default_cohort()
+    meta = cohort.metadata.copy()
+    meta["Study name"] = "study_" + meta["diagnosis"].astype(str)
+    with pytest.raises(MetadataError, match="every study holds one class only"):
+        mlmicro.train(
+            cohort.table, meta, label="diagnosis", positive=["CD"], negative=["control"],
+            study="Study name", config="fast",
+        )  # fmt: skip
+    meta_path = tmp_path / "meta.tsv"
+    meta.to_csv(meta_path, sep="\t")
+    out = tmp_path / "m.mlmodel"
+    result = runner.invoke(
+        app,
+        ["train", str(default_cohort_path()), "--metadata", str(meta_path), "--label",
+         "diagnosis", "--positive", "CD", "--negative", "control", "--study", "Study name",
+         "--config", "fast", "--no-progress", "-o", str(out)],
+    )  # fmt: skip
+    line = _one_line_error(result)
+    assert "'Study name'" in line and "needs both classes in some study" in line
+    assert not out.exists()

@@ -27,6 +27,7 @@ from mlmicro.model.accounting import count_dropped, join_counts
 from mlmicro.model.card import ModelCard
 from mlmicro.model.confounders import screen_confounders
 from mlmicro.model.covariates import check_covariates, covariate_baseline
+from mlmicro.model.cv import check_study_classes
 from mlmicro.model.dask_xgboost import check_final_fit
 from mlmicro.model.device import with_device
 from mlmicro.model.labels import label_values, make_target
@@ -273,6 +274,8 @@ def train(
     kept_meta = metadata.loc[target.y.index]
     groups = _column(kept_meta, group, "--group")
     studies = _column(kept_meta, study, "--study")
+    if studies is not None:
+        check_study_classes(studies, target.y, column=str(study))
     if covariates:
         check_covariates(kept_meta, covariates, label=label)
     # every metadata column against the label; warns about the ones that alone separate classes
