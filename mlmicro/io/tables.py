@@ -40,6 +40,7 @@ __all__ = [
 class MissingTaxonomyWarning(UserWarning):
     """A QIIME 2 feature table was read without its taxonomy: features are IDs."""
 
+
 #: A reader: a checked file and an orientation in, a raw table out.
 Reader = Callable[..., RawTable]
 

@@ -25,12 +25,14 @@ from mlmicro.io import (
 )
 from mlmicro.model.accounting import count_dropped, join_counts
 from mlmicro.model.card import ModelCard
+from mlmicro.model.classwise import class_breakdown
 from mlmicro.model.confounders import screen_confounders
 from mlmicro.model.covariates import check_covariates, covariate_baseline
 from mlmicro.model.cv import check_study_classes
 from mlmicro.model.dask_xgboost import check_final_fit
 from mlmicro.model.device import with_device
 from mlmicro.model.labels import label_values, make_target
+from mlmicro.model.metrics import MULTICLASS_AVERAGING
 from mlmicro.model.model import Model, TrainingData
 from mlmicro.model.parallel import open_runner
 from mlmicro.model.training import cross_validate, fit_final, tune_final, tuning_grid
@@ -102,6 +104,18 @@ def _check_learnable(table: pd.DataFrame, config: TrainConfig) -> None:
             f"{prevalence.max():.0%}), so --min-prevalence {threshold} would remove every taxon; "
             "lower it."
         )
+
+
+def _label_averaging(summary: dict[str, Any], positive_class: str | None) -> dict[str, Any]:
+    """Say, in a multiclass card, how AUROC and AUPRC average over classes."""
+    if positive_class is not None:
+        return summary
+    return {
+        name: {**values, "averaging": MULTICLASS_AVERAGING[name]}
+        if name in MULTICLASS_AVERAGING
+        else values
+        for name, values in summary.items()
+    }
 
 
 def _resolve_config(
@@ -368,13 +382,13 @@ def train(
             "per_study": None if cv.per_study is None else cv.per_study.to_dict(orient="records"),
             "permutation": None
             if cv.permutation is None
-            else {k: cv.permutation[k] for k in ("n", "p_value")},
+            else {k: cv.permutation[k] for k in ("n", "p_value", "null_mean", "null_sd")},
             "interval": cv.interval,
             "tuning": None
             if cv.tuning is None
             else {"grid": tuning_grid(resolved), "per_fold": cv.tuning, "final": final_params},
         },
-        cv_metrics=cv.summary,
+        cv_metrics=_label_averaging(cv.summary, target.positive_class),
         training_table={
             "source": source.get("table"),
             "metadata": source.get("metadata"),
@@ -400,6 +414,7 @@ def train(
             "not_selected": 0 if selection is None else selection.n_dropped,
         },
         trust=trust_report,
+        classwise=class_breakdown(cv.oof, target.classes, target.positive_class, trust),
         confounders=screen.columns,
         covariates=baseline,
     )
