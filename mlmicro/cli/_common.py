@@ -26,6 +26,7 @@ MODEL_HELP = (
     "MLMICRO_SIGNING_KEY_FILE set, only bundles signed by that key are loaded."
 )
 
+
 class FigureFormat(StrEnum):
     """Formats of the figure files beside a report."""
 

@@ -149,9 +149,7 @@ def embed(fig: Figure, alt: str, *, name: str | None = None) -> str:
         mime = "image/png"
     plt.close(fig)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return (
-        f'<img src="data:{mime};base64,{data}" width="{width}" alt="{html.escape(alt)}">'
-    )
+    return f'<img src="data:{mime};base64,{data}" width="{width}" alt="{html.escape(alt)}">'
 
 
 def _png_width(data: bytes) -> int:

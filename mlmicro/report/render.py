@@ -52,7 +52,9 @@ from mlmicro.model.metrics import (
     format_interval,
     format_permutation,
     format_value,
+    metric_label,
 )
+from mlmicro.report.classwise import classwise_section
 from mlmicro.report.figure_output import embed as _img
 from mlmicro.report.figure_output import figure_files
 from mlmicro.report.page import CSS, PAGE, SCRIPT, Section, section, shap_units
@@ -314,6 +316,7 @@ def render_html(
         _glance_section(explanation),
         _card_section(model, explanation),
         _cv_section(model, curves),
+        *filter(None, [classwise_section(model)]),
         *(section(*part) for part in trust_sections(model)),
         section("confounders", "Confounders and covariates", confounder_html(model)),
     ]
@@ -445,7 +448,8 @@ def _card_section(model: Model, explanation: Explanation) -> Section:
         )
     facts = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     metrics = []
-    for key, label in METRIC_LABELS.items():
+    for key in METRIC_LABELS:
+        label = metric_label(key, multiclass=model.positive_class is None)
         m = card.metric(key)
         if m.get("mean") is None:
             continue
