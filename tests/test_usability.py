@@ -89,3 +89,40 @@ def test_study_column_with_one_class_per_study(tmp_path):
     line = _one_line_error(result)
     assert "'Study name'" in line and "needs both classes in some study" in line
     assert not out.exists()
+
+
+@pytest.mark.filterwarnings("ignore::mlmicro.predict.OutOfDomainWarning")
+@pytest.mark.filterwarnings("ignore::mlmicro.predict.PredictionWarning")
+def test_predictions_say_why_a_sample_has_no_prediction(tmp_path):
+    import pandas as pd
+
+    import mlmicro
+    from mlmicro.datasets import simulate_cohort
+
+    cohort = simulate_cohort(n_subjects=30, seed=4)
+    model = mlmicro.train(
+        cohort.table, cohort.metadata, label="diagnosis", positive=["CD"], group="subject_id",
+        config="fast", jobs=1, **{"cv.folds": 3},
+    )  # fmt: skip
+    bundle = model.save(tmp_path / "m.mlmodel")
+    new = simulate_cohort(n_subjects=8, seed=9).table
+    alien = "k__Bacteria|p__Nowhere|c__N|o__N|f__N|g__Nullus|s__Nullus_nemo"
+    new[alien] = 0.0
+    new.iloc[0] = 0.0  # no reads at all
+    new.iloc[1] = 0.0
+    new.iloc[1, new.columns.get_loc(alien)] = 5.0  # reads only in a taxon the model never saw
+    table = tmp_path / "new.tsv"
+    mlmicro.write_table(new, table)
+    out = tmp_path / "p.tsv"
+    for chunk in ("3", "100"):
+        result = runner.invoke(
+            app, ["predict", str(bundle), str(table), "-o", str(out), "--force",
+                  "--chunk-size", chunk, "--no-progress"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        written = pd.read_csv(out, sep="\t", keep_default_na=False).set_index("sample_id")
+        status = written["status"]
+        assert status.iloc[0] == "no reads" and status.iloc[1] == "no model taxa"
+        assert (status.iloc[2:] == "ok").all()
+        assert (written["predicted_label"].iloc[:2] == "").all()
+        assert (written["predicted_label"].iloc[2:] != "").all()

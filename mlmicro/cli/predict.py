@@ -201,7 +201,8 @@ def predict(
         if coverage.n_without_model_taxa:
             _say(
                 f"warning: {coverage.n_without_model_taxa} sample(s) carry no model taxon and "
-                "were not predicted (empty predicted_label)"
+                "were not predicted (empty predicted_label; status 'no reads' or "
+                "'no model taxa')"
             )
         _say(run.format())
         if run.trust is not None:
