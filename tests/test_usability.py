@@ -126,3 +126,31 @@ def test_predictions_say_why_a_sample_has_no_prediction(tmp_path):
         assert (status.iloc[2:] == "ok").all()
         assert (written["predicted_label"].iloc[:2] == "").all()
         assert (written["predicted_label"].iloc[2:] != "").all()
+
+
+def test_transform_leaves_out_samples_without_reads(tmp_path):
+    import pandas as pd
+
+    import mlmicro
+    from mlmicro.exceptions import TransformError
+    from mlmicro.io import EmptySamplesWarning
+
+    table = pd.DataFrame(
+        {"k__B|g__A": [1.0, 0.0, 3.0, 0.0], "k__B|g__C": [1.0, 0.0, 1.0, 0.0]},
+        index=pd.Index(["s1", "dead1", "s2", "dead2"], name="sample_id"),
+    )
+    with pytest.warns(EmptySamplesWarning, match=r"2 sample\(s\).*'dead1', 'dead2'"):
+        out = mlmicro.transform_table(table, "clr")
+    assert out.index.tolist() == ["s1", "s2"]
+    with pytest.raises(TransformError, match="dead1"):
+        mlmicro.transform_table(table, "clr", drop_empty=False)
+    path = tmp_path / "t.tsv"
+    mlmicro.write_table(table, path)
+    target = tmp_path / "clr.tsv"
+    result = runner.invoke(app, ["transform", str(path), "-m", "clr", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "warning: 2 sample(s)" in result.output and "'dead1'" in result.output
+    assert "2 samples x 2 features" in result.output
+    assert "left out 2 sample(s) without reads" in result.output
+    written = pd.read_csv(target, sep="\t", index_col=0)
+    assert written.index.tolist() == ["s1", "s2"]

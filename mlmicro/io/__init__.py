@@ -16,7 +16,7 @@ mitochondria and chloroplast features.
 
 from mlmicro.io._atomic import atomic_write
 from mlmicro.io._encoding import TextEncodingWarning
-from mlmicro.io._validate import empty_samples
+from mlmicro.io._validate import EmptySamplesWarning, empty_samples, warn_empty_samples
 from mlmicro.io.feature_taxonomy import read_feature_taxonomy
 from mlmicro.io.metadata import UnmatchedSamplesWarning, join_metadata, read_metadata
 from mlmicro.io.metaml import read_metaml
@@ -34,6 +34,8 @@ __all__ = [
     "detect_format",
     "drop_organelles",
     "empty_samples",
+    "EmptySamplesWarning",
+    "warn_empty_samples",
     "is_organelle",
     "join_metadata",
     "read_feature_taxonomy",

@@ -16,12 +16,14 @@ import pandas as pd
 from mlmicro.config import TrainConfig, load_config
 from mlmicro.exceptions import ConfigError, MetadataError
 from mlmicro.io import (
+    EmptySamplesWarning,
     drop_organelles,
     empty_samples,
     join_metadata,
     read_metadata,
     read_table,
     select_samples,
+    warn_empty_samples,
 )
 from mlmicro.model.accounting import count_dropped, join_counts
 from mlmicro.model.card import ModelCard
@@ -40,10 +42,6 @@ from mlmicro.model.trust import DEFAULT_CALIBRATION, fit_trust
 from mlmicro.taxonomy import canonicalize_columns, collapse_to_rank, is_lineage
 
 __all__ = ["train", "table_fingerprint", "DEFAULT_TASK", "EmptySamplesWarning", "NoLineageWarning"]
-
-
-class EmptySamplesWarning(UserWarning):
-    """Samples without any reads were left out."""
 
 
 class NoLineageWarning(UserWarning):
@@ -274,13 +272,7 @@ def train(
     table = table.loc[target.y.index]
     empty = empty_samples(table)
     if empty:  # real tables have them; no model can learn from a sample without reads
-        shown = ", ".join(repr(s) for s in empty[:5]) + (", ..." if len(empty) > 5 else "")
-        warnings.warn(
-            f"{len(empty)} sample(s) have no reads or abundance at all and are left out of "
-            f"training: {shown}.",
-            EmptySamplesWarning,
-            stacklevel=2,
-        )
+        warn_empty_samples(empty, "training")
         keep = ~table.index.astype(str).isin(empty)
         table = table.loc[keep]
         target = replace(target, y=target.y.loc[table.index], dropped=[*target.dropped, *empty])
