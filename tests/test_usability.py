@@ -154,3 +154,30 @@ def test_transform_leaves_out_samples_without_reads(tmp_path):
     assert "left out 2 sample(s) without reads" in result.output
     written = pd.read_csv(target, sep="\t", index_col=0)
     assert written.index.tolist() == ["s1", "s2"]
+
+
+@pytest.mark.parametrize(
+    "command", ["train", "predict", "explain", "transform", "confounders", "recalibrate"]
+)
+def test_help_shows_plain_metavars(command):
+    result = runner.invoke(app, [command, "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    for python_type in ("<list[str]>", "<str>", "<int>", "<float>", "<int range>", "<float range>"):
+        assert python_type not in result.output, (command, python_type)
+    assert " TEXT" in result.output or " PATH" in result.output
+
+
+def test_suggested_commands_quote_column_names_with_spaces():
+    import pandas as pd
+
+    from mlmicro.exceptions import MetadataError
+    from mlmicro.model.cv import RepeatedSubjectsWarning, make_splitter
+    from mlmicro.model.labels import make_target
+
+    meta = pd.DataFrame({"Subject accession": ["a", "a", "b", "b", "c", "c"]})
+    y = [0, 1, 0, 1, 0, 1]
+    with pytest.warns(RepeatedSubjectsWarning, match="pass --group 'Subject accession'"):
+        make_splitter(pd.Series(y).to_numpy(), folds=2, repeats=1, seed=0, metadata=meta)
+    labels = pd.DataFrame({"Disease state": ["Crohn disease", "ulcerative colitis"] * 3})
+    with pytest.raises(MetadataError, match="--positive 'ulcerative colitis'"):
+        make_target(labels, "Disease state")

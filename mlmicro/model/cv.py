@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import shlex
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -121,7 +122,8 @@ def _warn_repeated_subjects(metadata: pd.DataFrame | None) -> None:
             warnings.warn(
                 f"Column {column!r} shows repeated subjects ({len(values)} samples from "
                 f"{n_subjects} subjects) but no --group was given: samples of one subject can "
-                f"land on both sides of a split and inflate AUROC; pass --group {column}.",
+                "land on both sides of a split and inflate AUROC; pass --group "
+                f"{shlex.quote(str(column))}.",
                 RepeatedSubjectsWarning,
                 stacklevel=3,
             )
