@@ -181,3 +181,33 @@ def test_suggested_commands_quote_column_names_with_spaces():
     labels = pd.DataFrame({"Disease state": ["Crohn disease", "ulcerative colitis"] * 3})
     with pytest.raises(MetadataError, match="--positive 'ulcerative colitis'"):
         make_target(labels, "Disease state")
+
+
+def test_training_shows_progress_only_when_someone_watches(monkeypatch):
+    import io
+    import sys
+    import types
+
+    import mlmicro
+    from mlmicro.datasets import simulate_cohort
+    from mlmicro.model.progress import interactive, resolve_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    cohort = simulate_cohort(n_subjects=30, seed=6)
+    options = {"label": "diagnosis", "positive": ["CD"], "group": "subject_id", "config": "fast"}
+    shown = {}
+    for name, stream in (("terminal", Terminal()), ("file", io.StringIO())):
+        monkeypatch.setattr(sys, "stderr", stream)
+        mlmicro.train(cohort.table, cohort.metadata, jobs=1, **options, **{"cv.folds": 3})
+        shown[name] = stream.getvalue()
+    assert "cross-validation" in shown["terminal"] and "fit" in shown["terminal"]
+    assert shown["file"] == ""
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert resolve_progress("auto") is False and resolve_progress(True) is True
+    notebook = types.ModuleType("IPython")
+    notebook.get_ipython = lambda: object()
+    monkeypatch.setitem(sys.modules, "IPython", notebook)
+    assert interactive() and resolve_progress("auto") is True

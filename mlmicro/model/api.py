@@ -37,6 +37,7 @@ from mlmicro.model.labels import label_values, make_target
 from mlmicro.model.metrics import MULTICLASS_AVERAGING
 from mlmicro.model.model import Model, TrainingData
 from mlmicro.model.parallel import open_runner
+from mlmicro.model.progress import ProgressOption, resolve_progress
 from mlmicro.model.training import cross_validate, fit_final, tune_final, tuning_grid
 from mlmicro.model.trust import DEFAULT_CALIBRATION, fit_trust
 from mlmicro.taxonomy import canonicalize_columns, collapse_to_rank, is_lineage
@@ -135,7 +136,7 @@ def train(
     config: TrainConfig | str | Path | None = None,
     where: str | None = None,
     keep_organelles: bool = False,
-    progress: bool = False,
+    progress: ProgressOption = "auto",
     scheduler: Any = None,
     device: str | None = None,
     final_fit: str = "local",
@@ -173,8 +174,11 @@ def train(
         counted in the card; see :func:`mlmicro.io.drop_organelles`).
     config : TrainConfig, preset name, path or None
         Base configuration (``default`` when ``None``).
-    progress : bool
-        Show progress bars.
+    progress : bool or "auto"
+        Show progress bars over the fits (on standard error, or a widget in a
+        notebook). ``"auto"`` (the default): only when someone is watching,
+        i.e. standard error is a terminal or this runs in IPython / Jupyter;
+        never in scripts whose output goes to a file, or in tests.
     scheduler : str, distributed.Client or None
         Where the CV, permutation, tuning and leave-one-study-out fits run:
         ``None`` local threads (or ``$MLMICRO_SCHEDULER``), ``"local:N"`` a
@@ -241,6 +245,7 @@ def train(
         metadata = read_metadata(metadata)
     if label is None:
         raise MetadataError("Name the label column with --label (e.g. --label diagnosis).")
+    progress = resolve_progress(progress)
     resolved = with_device(_resolve_config(config, overrides), device)
     table = canonicalize_columns(table)
     n_organelles = 0
