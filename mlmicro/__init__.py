@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "predict_table": "mlmicro.predict",
     "save_model": "mlmicro.model.bundle",
     "read_metadata": "mlmicro.io",
+    "read_metaml": "mlmicro.io",
     "read_table": "mlmicro.io",
     "write_table": "mlmicro.io",
     "train": "mlmicro.model.api",
@@ -49,6 +50,7 @@ __all__ = [
     "load_model",
     "predict_table",
     "read_metadata",
+    "read_metaml",
     "read_table",
     "save_model",
     "train",
@@ -59,7 +61,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from mlmicro.config import TrainConfig, load_config
     from mlmicro.exceptions import MlmicroError
-    from mlmicro.io import read_metadata, read_table, write_table
+    from mlmicro.io import read_metadata, read_metaml, read_table, write_table
     from mlmicro.model.api import train
     from mlmicro.model.bundle import save_model
     from mlmicro.model.model import Model, load_model

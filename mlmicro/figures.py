@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.text import Text
 
 with warnings.catch_warnings():
     # shap 0.51 calls a matplotlib colormap method that matplotlib marks for removal
@@ -47,6 +48,9 @@ __all__ = [
 #: Beeswarm and dependence plots draw at most this many samples (a seeded
 #: random subset); the tables keep every sample.
 MAX_POINTS: int = 3000
+
+#: Smallest text of a waterfall, in points (14 px when embedded at 100 dpi).
+MIN_WATERFALL_POINTS: float = 10.0
 
 #: Colours for "pushes toward the explained class" and "away from it".
 TOWARD, AWAY, NEUTRAL = "#c0392b", "#2c7fb8", "#9e9e9e"
@@ -202,10 +206,13 @@ def waterfall(view: Explanation, sample: str, *, max_display: int = 15) -> Figur
             f"sample {view.sample_ids[row]}: P({target}) = {probability:.2f}{kind}{truth}", 70
         )
         + f"\nnumbers left of the names: {value_label(view)}",
-        fontsize=10,
+        fontsize=11,
         loc="left",
     )
     fig.set_size_inches(*size)
+    for text in fig.findobj(Text):  # at least 10 pt: readable at 100% zoom once embedded
+        if text.get_fontsize() < MIN_WATERFALL_POINTS:
+            text.set_fontsize(MIN_WATERFALL_POINTS)
     return _finish(fig)
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from mlmicro.io import (
+    MissingTaxonomyWarning,
     UnmatchedSamplesWarning,
     detect_format,
     join_metadata,
@@ -162,7 +163,8 @@ def test_ibdmeta_numeric_ids_stay_strings(shared_datasets):
 def test_jangi_qza(shared_datasets):
     path = shared_datasets / "qiime2" / "jangi_ms" / "filt-feature-table.qza"
     assert detect_format(path) == "qza"
-    table = read_table(path)
+    with pytest.warns(MissingTaxonomyWarning, match="--taxonomy"):
+        table = read_table(path)
     _assert_table(table, 104)
     assert table.shape[1] == 1322
     assert table.to_numpy().sum() == pytest.approx(table.sum(axis=1).sum())
@@ -180,7 +182,8 @@ def test_jangi_qza_with_taxonomy(shared_datasets, tmp_path, as_tsv):
         taxonomy.write_text(
             "Feature ID\tTaxon\n" + "".join(f"{k}\t{v}\n" for k, v in mapping.items())
         )
-    plain = read_table(folder / "filt-feature-table.qza")
+    with pytest.warns(MissingTaxonomyWarning):
+        plain = read_table(folder / "filt-feature-table.qza")
     table = read_table(folder / "filt-feature-table.qza", taxonomy=taxonomy)
     _assert_table(table, 104)
     untaxed = {c for c in table.columns if not c.startswith("k__")}
@@ -197,7 +200,8 @@ def test_jangi_metadata_join(shared_datasets):
     metadata = read_metadata(folder / "subset_metadata_MS.tsv")
     assert metadata.shape == (105, 2)  # the #q2:types row is skipped
     assert "#q2:types" not in metadata.index
-    table = read_table(folder / "filt-feature-table.qza")
+    with pytest.warns(MissingTaxonomyWarning):
+        table = read_table(folder / "filt-feature-table.qza")
     with pytest.warns(UnmatchedSamplesWarning, match="SRR3501948"):
         joined, meta = join_metadata(table, metadata)
     assert meta["Host_disease"].value_counts().to_dict() == {

@@ -28,6 +28,7 @@ import pytest
 import mlmicro
 from mlmicro.exceptions import InputFileError, InvalidTableError, MlmicroError, UnknownFormatError
 from mlmicro.io import (
+    MissingTaxonomyWarning,
     TextEncodingWarning,
     drop_organelles,
     empty_samples,
@@ -692,7 +693,7 @@ def test_read_table_reads_cleanly_or_refuses_in_one_line(tmp_path, build, shape)
             assert (table.dtypes == np.float64).all()
             assert np.isfinite(table.to_numpy()).all()
     for warning in caught:
-        assert issubclass(warning.category, TextEncodingWarning), warning
+        assert issubclass(warning.category, (TextEncodingWarning, MissingTaxonomyWarning)), warning
         assert str(path) in str(warning.message)
     if regular:
         assert hashlib.sha256(path.read_bytes()).hexdigest() == before

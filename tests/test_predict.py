@@ -68,6 +68,7 @@ def test_predictions_are_the_frozen_pipelines(model, new_cohort):
         "probability_control",
         "probability_CD",
         "probability_source",
+        "status",
         "domain_score",
         "in_domain",
     ]
@@ -169,7 +170,7 @@ def test_top_strains_are_signed_shap_toward_the_positive_class(model, new_cohort
     result = predict_table(model, new_cohort.table, top_strains=k)
     table = result.predictions
     shap_columns = [f"top{i}_shap" for i in range(1, k + 1)]
-    assert table.columns.tolist()[6:] == ["shap_source"] + [
+    assert table.columns.tolist()[7:] == ["shap_source"] + [
         name for i in range(1, k + 1) for name in (f"top{i}_taxon", f"top{i}_shap")
     ]
     assert (table["shap_source"] == "out-of-sample").all()  # a cohort the model never saw

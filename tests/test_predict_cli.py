@@ -87,6 +87,7 @@ def test_predict_to_a_file_with_report_and_validation(setup, tmp_path):
         "probability_control",
         "probability_CD",
         "probability_source",
+        "status",
         "domain_score",
         "in_domain",
         "shap_source",

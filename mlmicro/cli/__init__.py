@@ -10,6 +10,8 @@ from mlmicro.cli import predict as _predict  # noqa: F401
 from mlmicro.cli import recalibrate as _recalibrate  # noqa: F401
 from mlmicro.cli import train as _train  # noqa: F401  (registers the command)
 from mlmicro.cli import transform as _transform  # noqa: F401
-from mlmicro.cli._app import app, main
+from mlmicro.cli._app import app, main, readable_metavars
+
+readable_metavars(app)
 
 __all__ = ["app", "main"]

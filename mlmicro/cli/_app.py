@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import enum
 import functools
+import inspect
 import signal
 import sys
 import threading
+import types
+import typing
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
 
 from mlmicro.exceptions import MlmicroError
 
-__all__ = ["app", "handle_errors", "echo_error"]
+__all__ = ["app", "handle_errors", "echo_error", "readable_metavars"]
 
 app = typer.Typer(
     name="mlmicro",
@@ -91,6 +96,39 @@ def handle_errors(func: F) -> F:
                 signal.signal(signal.SIGTERM, handler)
 
     return wrapper  # type: ignore[return-value]
+
+
+_METAVARS: dict[type, str] = {str: "TEXT", Path: "PATH", int: "INTEGER", float: "NUMBER"}
+
+
+def _metavar(annotation: Any, name: str, argument: bool) -> str | None:
+    """Return the metavar ``--help`` shows for one parameter (``None``: Typer's own)."""
+    if argument:
+        return name.upper()
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = kinds[0] if len(kinds) == 1 else annotation
+    if typing.get_origin(annotation) is list:
+        return "VALUE"
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "[" + "|".join(str(m.value) for m in annotation) + "]"
+    return _METAVARS.get(annotation) if isinstance(annotation, type) else None
+
+
+def readable_metavars(typer_app: typer.Typer) -> None:
+    """Give every option of every command a plain metavar (``TEXT``, ``PATH``, ``VALUE``).
+
+    Typer shows Python types (``<str>``, ``<list[str]>``) by default; an
+    explicit ``metavar=`` on an option is kept.
+    """
+    for command in typer_app.registered_commands:
+        signature = inspect.signature(command.callback, eval_str=True)
+        for name, parameter in signature.parameters.items():
+            info = parameter.default
+            if not isinstance(info, typer.models.ParameterInfo) or info.metavar is not None:
+                continue
+            argument = isinstance(info, typer.models.ArgumentInfo)
+            info.metavar = _metavar(parameter.annotation, name, argument)
 
 
 def version_callback(value: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 from mlmicro.exceptions import MetadataError
@@ -13,7 +14,9 @@ __all__ = [
     "check_output",
     "describe_provenance",
     "selected_samples",
+    "FIGURE_FORMAT_HELP",
     "FORMAT_HELP",
+    "FigureFormat",
     "MODEL_HELP",
     "WHERE_HELP",
 ]
@@ -21,6 +24,21 @@ __all__ = [
 MODEL_HELP = (
     "Model bundle (.mlmodel) saved by mlmicro train; with MLMICRO_SIGNING_KEY or "
     "MLMICRO_SIGNING_KEY_FILE set, only bundles signed by that key are loaded."
+)
+
+
+class FigureFormat(StrEnum):
+    """Formats of the figure files beside a report."""
+
+    png = "png"
+    svg = "svg"
+    pdf = "pdf"
+
+
+FIGURE_FORMAT_HELP = (
+    "Also write every figure as a file in figures/ of the report folder, as png (300 dpi), "
+    "svg or pdf (for papers); with svg the page embeds SVG too. Default: figures only "
+    "embedded in the page."
 )
 
 WHERE_HELP = (

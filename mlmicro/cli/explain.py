@@ -8,9 +8,11 @@ import typer
 
 from mlmicro.cli._app import app, handle_errors
 from mlmicro.cli._common import (
+    FIGURE_FORMAT_HELP,
     FORMAT_HELP,
     MODEL_HELP,
     WHERE_HELP,
+    FigureFormat,
     check_output,
     describe_provenance,
     selected_samples,
@@ -79,6 +81,9 @@ def explain(
         min=1,
         help="Samples per block with --scheduler (default: about four blocks per worker).",
     ),
+    figure_format: FigureFormat | None = typer.Option(
+        None, "--figure-format", help=FIGURE_FORMAT_HELP
+    ),
 ) -> None:
     """Explain a model's predictions with exact TreeSHAP and write an HTML report."""
     import matplotlib
@@ -94,6 +99,8 @@ def explain(
     check_output(folder, kind="folder", option="--output-dir")
     for written in (folder / REPORT_FILE, folder / "shap_summary.tsv"):
         check_output(written, force=True, inputs=[model, table, metadata, taxonomy])
+    if figure_format is not None:
+        check_output(folder / "figures", kind="folder", option="--output-dir")
     if (folder / REPORT_FILE).exists() and not force:
         raise OutputExistsError(
             f"{folder / REPORT_FILE} already exists; pass --force to replace it or choose "
@@ -120,10 +127,19 @@ def explain(
         block_size=chunk_size,
     )
     files = write_report(
-        explanation, fitted, folder, top=top, samples=_split(samples), aggregate=aggregate
+        explanation,
+        fitted,
+        folder,
+        top=top,
+        samples=_split(samples),
+        aggregate=aggregate,
+        figure_format=None if figure_format is None else figure_format.value,
     )
     typer.echo(_format_top(explanation, min(top, 15)))
-    typer.echo(f"\nwrote {files['report']} and {len(files) - 1} tables in {folder}")
+    drawn = [role for role in files if role.startswith("figure:")]
+    tables = len(files) - 1 - len(drawn)
+    also = f" and {len(drawn)} {figure_format} figures in {folder / 'figures'}" if drawn else ""
+    typer.echo(f"\nwrote {files['report']} and {tables} tables in {folder}{also}")
     typer.echo(describe_provenance(model, fitted.provenance), err=True)
 
 

@@ -11,13 +11,16 @@ import typer
 
 from mlmicro.cli._app import app, handle_errors
 from mlmicro.cli._common import (
+    FIGURE_FORMAT_HELP,
     FORMAT_HELP,
     MODEL_HELP,
     WHERE_HELP,
+    FigureFormat,
     check_output,
     describe_provenance,
     selected_samples,
 )
+from mlmicro.exceptions import MetadataError
 from mlmicro.model.bundle import read_card
 from mlmicro.model.parallel import check_scheduler
 from mlmicro.predict import DEFAULT_MIN_COVERAGE, CoverageReport, as_model, predict_file
@@ -121,6 +124,16 @@ def predict(
         "scheduler address (tcp://host:8786); the output is the same, in input order. "
         'Default: $MLMICRO_SCHEDULER, else here. Needs pip install "mlmicro[dask]".',
     ),
+    report: Path | None = typer.Option(
+        None,
+        "--report",
+        help="Folder for an external-validation page (validation.html: ROC with its "
+        "bootstrap CI, confusion matrix at the model's threshold, samples left out as "
+        "training samples); needs --metadata.",
+    ),
+    figure_format: FigureFormat | None = typer.Option(
+        None, "--figure-format", help=FIGURE_FORMAT_HELP + " With --report."
+    ),
 ) -> None:
     """Predict each sample of a new cohort with a saved model (nothing is refitted).
 
@@ -142,6 +155,20 @@ def predict(
     if output is not None:  # before anything is read: never an input, --force or not
         check_output(output, force=force, inputs=[model, table, metadata, taxonomy])
     cluster = check_scheduler(scheduler)
+    if report is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")  # the page's figures go into files; no display needed
+        from mlmicro.report.validation import VALIDATION_FILE, write_validation_report
+
+        if metadata is None:
+            raise MetadataError(
+                "--report writes an external-validation page from known labels; give "
+                "--metadata (and --label) too."
+            )
+        check_output(report, kind="folder", option="--report")
+        for written in (report / VALIDATION_FILE, report / "validation_scores.tsv"):
+            check_output(written, force=force, inputs=[model, table, metadata, taxonomy, output])
     selection = selected_samples(where, metadata, sample_id_column)
     if selection is not None:
         _say(selection.format())
@@ -184,13 +211,29 @@ def predict(
         if coverage.n_without_model_taxa:
             _say(
                 f"warning: {coverage.n_without_model_taxa} sample(s) carry no model taxon and "
-                "were not predicted (empty predicted_label)"
+                "were not predicted (empty predicted_label; status 'no reads' or "
+                "'no model taxa')"
             )
         _say(run.format())
         if run.trust is not None:
             _say(run.trust.format())
         if run.validation is not None:
             _say(run.validation.format())
+        if report is not None:
+            if run.validation is None:
+                raise MetadataError(
+                    f"--report {report}: no predicted sample has a usable label, so there is "
+                    "nothing to validate; check --metadata, --label and --sample-id-column."
+                )
+            files = write_validation_report(
+                run.validation,
+                fitted,
+                report,
+                cohort=str(table),
+                figure_format=None if figure_format is None else figure_format.value,
+                threshold=threshold,
+            )
+            _say(f"wrote {files['report']}")
         if output is None:
             stdout = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
             with open(target, "rb") as handle:

@@ -16,7 +16,13 @@ from mlmicro.io import atomic_write, read_metadata, read_table
 from mlmicro.model.accounting import format_dropped
 from mlmicro.model.api import train as train_model
 from mlmicro.model.bundle import card_path, check_save_path, resolve_key
-from mlmicro.model.metrics import METRIC_LABELS, METRICS, format_interval, format_value
+from mlmicro.model.metrics import (
+    METRICS,
+    format_interval,
+    format_permutation,
+    format_value,
+    metric_label,
+)
 from mlmicro.model.model import Model
 
 
@@ -66,15 +72,17 @@ def format_report(model: Model) -> str:
         f"{_count(cv['repeats'], 'repeat')}",
         *format_dropped(card.dropped),
         "",
-        f"{'metric':<20}{'mean':>8}{'CV spread':>11}   95% CI",
     ]
+    multiclass = model.positive_class is None
+    width = 28 if multiclass else 20
+    lines.append(f"{'metric':<{width}}{'mean':>8}{'CV spread':>11}   95% CI")
     for name in METRICS:
         m = card.metric(name)
         if m.get("mean") is None:
             continue
         lines.append(
-            f"{METRIC_LABELS[name]:<20}{m['mean']:>8.3f}{format_value(m['std']):>11}   "
-            f"{format_interval(m['ci95'])}"
+            f"{metric_label(name, multiclass):<{width}}{m['mean']:>8.3f}"
+            f"{format_value(m['std']):>11}   {format_interval(m['ci95'])}"
         )
     interval = (cv.get("interval") or {}).get("description")
     lines += [
@@ -82,6 +90,8 @@ def format_report(model: Model) -> str:
         + ("n/a with one repeat" if cv["repeats"] == 1 else "not an uncertainty"),
         f"95% CI: {interval or 'none'}",
     ]
+    if card.classwise is not None:
+        lines += ["", *card.classwise.format()]
     tuning = cv.get("tuning")
     if tuning:
         grid = ", ".join(f"{k.split('__')[-1]} {v}" for k, v in tuning["grid"].items())
@@ -95,18 +105,7 @@ def format_report(model: Model) -> str:
         for row in cv["per_study"]:
             lines.append(f"{row['study']:<28}{row['n_samples']:>8}{row['roc_auc']:>8.3f}")
     if cv.get("permutation"):
-        perm = cv["permutation"]
-        lines += [
-            "",
-            f"label-permutation null: p = {perm['p_value']:.4f} "
-            f"({_count(perm['n'], 'permutation')})"
-            + (
-                f", the smallest p that {perm['n']} permutations can give: no permuted labelling "
-                "scored as high (more permutations resolve smaller p)"
-                if perm["p_value"] <= 1.0 / (perm["n"] + 1) + 1e-12
-                else ""
-            ),
-        ]
+        lines += ["", f"label-permutation null: {format_permutation(cv['permutation'])}"]
     if card.trust is not None:
         lines += ["", *card.trust.format()]
     if card.covariates is not None:

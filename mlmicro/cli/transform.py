@@ -10,7 +10,7 @@ import typer
 from mlmicro.choices import DEFAULT_ZEROS, TRANSFORMS, ZERO_METHODS
 from mlmicro.cli._app import app, handle_errors
 from mlmicro.cli._common import FORMAT_HELP, check_output
-from mlmicro.io import read_table, write_table
+from mlmicro.io import empty_samples, read_table, write_table
 from mlmicro.transforms.table import transform_table
 
 #: Transform choices (from :data:`mlmicro.choices.TRANSFORMS`).
@@ -50,11 +50,13 @@ def transform(
     """Collapse, filter and transform a taxa table (samples as rows in the output)."""
     check_output(output, force=force, inputs=[table, taxonomy])
     data = read_table(table, format=input_format, taxonomy=taxonomy)
+    n_empty = len(empty_samples(data))
     result = transform_table(
         data, method.value, rank=rank, zeros=zeros.value, min_prevalence=min_prevalence
     )
     write_table(result, output, overwrite=force)
+    left_out = f"; left out {n_empty} sample(s) without reads" if n_empty else ""
     typer.echo(
         f"wrote {output}: {result.shape[0]} samples x {result.shape[1]} features "
-        f"({method.value}{', ' + rank if rank else ''})"
+        f"({method.value}{', ' + rank if rank else ''}){left_out}"
     )

@@ -16,23 +16,26 @@ mitochondria and chloroplast features.
 
 from mlmicro.io._atomic import atomic_write
 from mlmicro.io._encoding import TextEncodingWarning
-from mlmicro.io._validate import empty_samples
+from mlmicro.io._validate import EmptySamplesWarning, empty_samples, warn_empty_samples
 from mlmicro.io.feature_taxonomy import read_feature_taxonomy
 from mlmicro.io.metadata import UnmatchedSamplesWarning, join_metadata, read_metadata
 from mlmicro.io.metaml import read_metaml
 from mlmicro.io.organelles import drop_organelles, is_organelle
 from mlmicro.io.selection import Selection, select_samples
-from mlmicro.io.tables import FORMATS, detect_format, read_table
+from mlmicro.io.tables import FORMATS, MissingTaxonomyWarning, detect_format, read_table
 from mlmicro.io.writers import write_table
 
 __all__ = [
     "FORMATS",
+    "MissingTaxonomyWarning",
     "TextEncodingWarning",
     "UnmatchedSamplesWarning",
     "atomic_write",
     "detect_format",
     "drop_organelles",
     "empty_samples",
+    "EmptySamplesWarning",
+    "warn_empty_samples",
     "is_organelle",
     "join_metadata",
     "read_feature_taxonomy",

@@ -8,6 +8,7 @@ names them, and :func:`check_nonzero_samples` refuses them when asked.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,6 +18,8 @@ from mlmicro.exceptions import InvalidTableError
 from mlmicro.io._limits import MAX_LABEL_CHARS, MAX_VALUE, label_too_long_message
 
 __all__ = [
+    "EmptySamplesWarning",
+    "warn_empty_samples",
     "check_not_empty",
     "check_labels",
     "check_unique",
@@ -146,6 +149,21 @@ def _too_large(value: float, sample: str, feature: str, where: str) -> InvalidTa
 def find_empty_samples(values: np.ndarray, samples: Sequence[str]) -> list[str]:
     """Return the samples (rows of ``values``) with no abundance at all, in order."""
     return [samples[i] for i in np.flatnonzero(values.sum(axis=1) == 0)]
+
+
+class EmptySamplesWarning(UserWarning):
+    """Samples without any reads were left out."""
+
+
+def warn_empty_samples(empty: Sequence[str], what: str, *, stacklevel: int = 3) -> None:
+    """Warn (:class:`EmptySamplesWarning`) that ``empty`` samples are left out of ``what``."""
+    shown = ", ".join(repr(s) for s in empty[:5]) + (", ..." if len(empty) > 5 else "")
+    warnings.warn(
+        f"{len(empty)} sample(s) have no reads or abundance at all and are left out of "
+        f"{what}: {shown}.",
+        EmptySamplesWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def empty_samples(table: pd.DataFrame) -> list[str]:

@@ -7,6 +7,7 @@ sniffs the name from the file's content (see :mod:`mlmicro.io._sniff`).
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 
 import pandas as pd
@@ -24,8 +25,21 @@ from mlmicro.io.metaphlan import read_metaphlan
 from mlmicro.io.parquet import read_parquet
 from mlmicro.io.qiime2 import read_qza
 from mlmicro.io.qiime_classic import read_qiime_classic
+from mlmicro.taxonomy import is_lineage
 
-__all__ = ["FORMATS", "FORMAT_ALIASES", "Reader", "read_table", "detect_format"]
+__all__ = [
+    "FORMATS",
+    "FORMAT_ALIASES",
+    "MissingTaxonomyWarning",
+    "Reader",
+    "read_table",
+    "detect_format",
+]
+
+
+class MissingTaxonomyWarning(UserWarning):
+    """A QIIME 2 feature table was read without its taxonomy: features are IDs."""
+
 
 #: A reader: a checked file and an orientation in, a raw table out.
 Reader = Callable[..., RawTable]
@@ -143,6 +157,9 @@ def read_table(
     -----
     TextEncodingWarning
         If a text file is not UTF-8 (it is then read as cp1252 / latin-1).
+    MissingTaxonomyWarning
+        If a ``.qza`` feature table is read without ``taxonomy`` and none of
+        its features carries a lineage.
 
     Examples
     --------
@@ -159,4 +176,15 @@ def read_table(
     source = open_source(path)
     name = detect_source_format(source) if format == "auto" else format
     raw = FORMATS[name](source, orientation=orientation)
-    return finish_table(raw, resolve_taxonomy(taxonomy), allow_empty_samples=allow_empty_samples)
+    table = finish_table(raw, resolve_taxonomy(taxonomy), allow_empty_samples=allow_empty_samples)
+    if name == "qza" and taxonomy is None and not any(is_lineage(str(c)) for c in table.columns):
+        example = str(table.columns[0]) if len(table.columns) else ""
+        warnings.warn(
+            f"{source.name}: the feature table's {table.shape[1]} features are IDs without a "
+            f"lineage (e.g. {example[:40]!r}); QIIME 2 keeps the taxonomy in its own artifact: "
+            "pass it with --taxonomy taxonomy.qza (Python: taxonomy='taxonomy.qza') to name "
+            "them by lineage.",
+            MissingTaxonomyWarning,
+            stacklevel=2,
+        )
+    return table

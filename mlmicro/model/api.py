@@ -16,32 +16,34 @@ import pandas as pd
 from mlmicro.config import TrainConfig, load_config
 from mlmicro.exceptions import ConfigError, MetadataError
 from mlmicro.io import (
+    EmptySamplesWarning,
     drop_organelles,
     empty_samples,
     join_metadata,
     read_metadata,
     read_table,
     select_samples,
+    warn_empty_samples,
 )
 from mlmicro.model.accounting import count_dropped, join_counts
 from mlmicro.model.autorank import AUTO_RANK, choose_rank
 from mlmicro.model.card import ModelCard
+from mlmicro.model.classwise import class_breakdown
 from mlmicro.model.confounders import screen_confounders
 from mlmicro.model.covariates import check_covariates, covariate_baseline
+from mlmicro.model.cv import check_study_classes
 from mlmicro.model.dask_xgboost import check_final_fit
 from mlmicro.model.device import with_device
 from mlmicro.model.labels import label_values, make_target
+from mlmicro.model.metrics import MULTICLASS_AVERAGING
 from mlmicro.model.model import Model, TrainingData
 from mlmicro.model.parallel import open_runner
+from mlmicro.model.progress import ProgressOption, resolve_progress
 from mlmicro.model.training import cross_validate, fit_final, tune_final, tuning_grid
 from mlmicro.model.trust import DEFAULT_CALIBRATION, fit_trust
 from mlmicro.taxonomy import canonicalize_columns, collapse_to_rank, is_lineage
 
 __all__ = ["train", "table_fingerprint", "DEFAULT_TASK", "EmptySamplesWarning", "NoLineageWarning"]
-
-
-class EmptySamplesWarning(UserWarning):
-    """Samples without any reads were left out."""
 
 
 class NoLineageWarning(UserWarning):
@@ -104,6 +106,18 @@ def _check_learnable(table: pd.DataFrame, config: TrainConfig) -> None:
         )
 
 
+def _label_averaging(summary: dict[str, Any], positive_class: str | None) -> dict[str, Any]:
+    """Say, in a multiclass card, how AUROC and AUPRC average over classes."""
+    if positive_class is not None:
+        return summary
+    return {
+        name: {**values, "averaging": MULTICLASS_AVERAGING[name]}
+        if name in MULTICLASS_AVERAGING
+        else values
+        for name, values in summary.items()
+    }
+
+
 def _resolve_config(
     config: TrainConfig | str | Path | None, overrides: dict[str, Any]
 ) -> TrainConfig:
@@ -123,7 +137,7 @@ def train(
     config: TrainConfig | str | Path | None = None,
     where: str | None = None,
     keep_organelles: bool = False,
-    progress: bool = False,
+    progress: ProgressOption = "auto",
     scheduler: Any = None,
     device: str | None = None,
     final_fit: str = "local",
@@ -161,8 +175,11 @@ def train(
         counted in the card; see :func:`mlmicro.io.drop_organelles`).
     config : TrainConfig, preset name, path or None
         Base configuration (``default`` when ``None``).
-    progress : bool
-        Show progress bars.
+    progress : bool or "auto"
+        Show progress bars over the fits (on standard error, or a widget in a
+        notebook). ``"auto"`` (the default): only when someone is watching,
+        i.e. standard error is a terminal or this runs in IPython / Jupyter;
+        never in scripts whose output goes to a file, or in tests.
     scheduler : str, distributed.Client or None
         Where the CV, permutation, tuning and leave-one-study-out fits run:
         ``None`` local threads (or ``$MLMICRO_SCHEDULER``), ``"local:N"`` a
@@ -229,6 +246,7 @@ def train(
         metadata = read_metadata(metadata)
     if label is None:
         raise MetadataError("Name the label column with --label (e.g. --label diagnosis).")
+    progress = resolve_progress(progress)
     resolved = with_device(_resolve_config(config, overrides), device)
     table = canonicalize_columns(table)
     n_organelles = 0
@@ -242,7 +260,8 @@ def train(
         warnings.warn(
             f"The table's {table.shape[1]} features carry no lineage (e.g. "
             f"{str(table.columns[0])!r}), so they cannot be collapsed to {resolved.rank} rank; "
-            "training on them as named (rank none). Give a taxonomy (--taxonomy) to train at a "
+            "training on them as named (rank none). Give a taxonomy (--taxonomy; Python: "
+            "read_table(..., taxonomy=...)) to train at a "
             "rank, or pass --rank none to say so.",
             NoLineageWarning,
             stacklevel=2,
@@ -263,13 +282,7 @@ def train(
     table = table.loc[target.y.index]
     empty = empty_samples(table)
     if empty:  # real tables have them; no model can learn from a sample without reads
-        shown = ", ".join(repr(s) for s in empty[:5]) + (", ..." if len(empty) > 5 else "")
-        warnings.warn(
-            f"{len(empty)} sample(s) have no reads or abundance at all and are left out of "
-            f"training: {shown}.",
-            EmptySamplesWarning,
-            stacklevel=2,
-        )
+        warn_empty_samples(empty, "training")
         keep = ~table.index.astype(str).isin(empty)
         table = table.loc[keep]
         target = replace(target, y=target.y.loc[table.index], dropped=[*target.dropped, *empty])
@@ -277,6 +290,8 @@ def train(
     kept_meta = metadata.loc[target.y.index]
     groups = _column(kept_meta, group, "--group")
     studies = _column(kept_meta, study, "--study")
+    if studies is not None:
+        check_study_classes(studies, target.y, column=str(study))
     if covariates:
         check_covariates(kept_meta, covariates, label=label)
     # every metadata column against the label; warns about the ones that alone separate classes
@@ -370,13 +385,13 @@ def train(
             "per_study": None if cv.per_study is None else cv.per_study.to_dict(orient="records"),
             "permutation": None
             if cv.permutation is None
-            else {k: cv.permutation[k] for k in ("n", "p_value")},
+            else {k: cv.permutation[k] for k in ("n", "p_value", "null_mean", "null_sd")},
             "interval": cv.interval,
             "tuning": None
             if cv.tuning is None
             else {"grid": tuning_grid(resolved), "per_fold": cv.tuning, "final": final_params},
         },
-        cv_metrics=cv.summary,
+        cv_metrics=_label_averaging(cv.summary, target.positive_class),
         training_table={
             "source": source.get("table"),
             "metadata": source.get("metadata"),
@@ -402,6 +417,7 @@ def train(
             "not_selected": 0 if selection is None else selection.n_dropped,
         },
         trust=trust_report,
+        classwise=class_breakdown(cv.oof, target.classes, target.positive_class, trust),
         confounders=screen.columns,
         covariates=baseline,
     )

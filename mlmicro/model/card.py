@@ -16,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from mlmicro.exceptions import ModelBundleError
+from mlmicro.model.classwise import ClassBreakdown
 from mlmicro.model.confounders import ColumnScreen
 from mlmicro.model.covariates import CovariateBaseline
 from mlmicro.model.labels import Task
@@ -35,7 +36,8 @@ BUNDLE_FORMAT = "mlmicro-model"
 BUNDLE_VERSION = 2
 #: Version of the card's JSON schema (fields and their meaning). 3: ``cv_metrics.<m>.ci95`` is
 #: a bootstrap interval (``cv.interval`` says how), ``std`` the CV spread (``None`` with one
-#: repeat); ``dropped`` counts every reason; ``cv.tuning`` keeps the tuned parameters.
+#: repeat); ``dropped`` counts every reason; ``cv.tuning`` keeps the tuned parameters. The
+#: optional ``classwise`` (per-class AUROC, confusion matrix) is absent from older v3 cards.
 CARD_SCHEMA_VERSION = 3
 
 
@@ -107,6 +109,10 @@ class ModelCard:
     rank_choice : dict or None
         How the rank was chosen when the configuration said ``auto``
         (``{"rank", "auto", "reason"}``; see :mod:`mlmicro.model.autorank`).
+    classwise : ClassBreakdown or None
+        Per-class AUROC (multiclass, one-vs-rest) and the out-of-fold
+        confusion matrix (:func:`mlmicro.model.classwise.class_breakdown`);
+        ``None`` in cards written before it was added.
     """
 
     task: Task
@@ -127,6 +133,7 @@ class ModelCard:
     bundle: dict[str, Any] | None = None
     trust: TrustReport | None = None
     rank_choice: dict[str, Any] | None = None
+    classwise: ClassBreakdown | None = None
 
     @property
     def classes(self) -> list[str]:
@@ -178,6 +185,7 @@ class ModelCard:
             "versions": self.versions,
             "bundle": self.bundle,
             "trust": None if self.trust is None else self.trust.to_dict(),
+            "classwise": None if self.classwise is None else self.classwise.to_dict(),
         }
 
     @classmethod
@@ -221,6 +229,9 @@ class ModelCard:
                 name=data.get("name"),
                 bundle=data.get("bundle"),
                 trust=None if data.get("trust") is None else TrustReport.from_dict(data["trust"]),
+                classwise=None
+                if data.get("classwise") is None
+                else ClassBreakdown.from_dict(data["classwise"]),
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ModelBundleError(

@@ -35,6 +35,7 @@ out of each column's test and counted.
 from __future__ import annotations
 
 import re
+import shlex
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -282,8 +283,8 @@ class ConfounderScreen:
             f"{len(flagged)} metadata column(s) on their own separate the classes "
             f"({' vs '.join(self.classes)}; in-sample AUROC, not validated): {named}. The model "
             "may learn these instead of the disease: cross-validate across them with --study "
-            "COLUMN, or select samples so that each is balanced (one study, country, body site "
-            "or sample type)."
+            f"{shlex.quote(str(flagged[0].column))}, or select samples so that each is balanced "
+            "(one study, country, body site or sample type)."
         )
 
 

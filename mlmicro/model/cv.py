@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import shlex
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ __all__ = [
     "LeaveOneStudyOut",
     "Split",
     "make_splitter",
+    "check_study_classes",
     "iter_splits",
     "RepeatedSubjectsWarning",
     "FewerFoldsWarning",
@@ -120,11 +122,55 @@ def _warn_repeated_subjects(metadata: pd.DataFrame | None) -> None:
             warnings.warn(
                 f"Column {column!r} shows repeated subjects ({len(values)} samples from "
                 f"{n_subjects} subjects) but no --group was given: samples of one subject can "
-                f"land on both sides of a split and inflate AUROC; pass --group {column}.",
+                "land on both sides of a split and inflate AUROC; pass --group "
+                f"{shlex.quote(str(column))}.",
                 RepeatedSubjectsWarning,
                 stacklevel=3,
             )
             return
+
+
+def check_study_classes(studies: pd.Series, y: pd.Series, *, column: str) -> None:
+    """Refuse a ``--study`` column with which leave-one-study-out cannot be scored or fitted.
+
+    Every study holding one class only gives no study-level AUROC at all; a
+    study whose removal leaves a class out of the training samples gives a
+    fold that cannot be fitted.
+
+    Raises
+    ------
+    MetadataError
+        Naming the column and, where one fails, the study.
+
+    Examples
+    --------
+    >>> s = pd.Series(["a", "a", "b", "b"]); y = pd.Series(["CD", "CD", "no", "no"])
+    >>> check_study_classes(s, y, column="cohort")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mlmicro.exceptions.MetadataError: --study column 'cohort': every study holds one class only...
+    """
+    studies = studies.astype(str).to_numpy()
+    labels = y.astype(str).to_numpy()
+    classes = sorted(set(labels))
+    per_study = {s: sorted(set(labels[studies == s])) for s in sorted(set(studies))}
+    if len(per_study) >= 2 and all(len(v) == 1 for v in per_study.values()):
+        shown = ", ".join(f"{s}: {v[0]}" for s, v in list(per_study.items())[:6])
+        raise MetadataError(
+            f"--study column {column!r}: every study holds one class only ({shown}"
+            f"{', ...' if len(per_study) > 6 else ''}); leave-one-study-out needs both classes "
+            "in some study to score a held-out study; choose another --study column, or use "
+            "--group for subject-grouped k-fold."
+        )
+    for study in per_study:
+        missing = [c for c in classes if c not in set(labels[studies != study])]
+        if missing and len(per_study) >= 2:
+            raise MetadataError(
+                f"--study column {column!r}: holding out study {study!r} leaves no "
+                f"{', '.join(map(repr, missing))} sample to train on; leave-one-study-out needs "
+                "every class in at least two studies: choose another --study column, or use "
+                "--group."
+            )
 
 
 def make_splitter(

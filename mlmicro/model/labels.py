@@ -9,6 +9,7 @@ as it mapped its training labels.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -263,7 +264,7 @@ def _control_first(classes: list[str], label: str) -> list[str]:
     raise MetadataError(
         f"Column {label!r} has two values, {classes[0]!r} and {classes[1]!r}, and {which} "
         "reads as a control, so the positive class is ambiguous; name it with --positive "
-        f"(e.g. --positive {classes[1]})."
+        f"(e.g. --positive {shlex.quote(str(classes[1]))})."
     )
 
 

@@ -17,6 +17,8 @@ __all__ = [
     "METRICS",
     "METRIC_LABELS",
     "format_interval",
+    "format_permutation",
+    "metric_label",
     "format_value",
     "score",
     "summarize",
@@ -32,6 +34,26 @@ METRIC_LABELS: dict[str, str] = {
     "mcc": "MCC",
     "brier": "Brier score",
 }
+
+#: How multiclass AUROC and AUPRC average over classes (see :func:`score`).
+MULTICLASS_AVERAGING: dict[str, str] = {
+    "roc_auc": "macro, one-vs-rest",
+    "average_precision": "macro",
+}
+
+
+def metric_label(name: str, multiclass: bool = False) -> str:
+    """Name a metric for reports; multiclass AUROC says it is a macro one-vs-rest mean.
+
+    Examples
+    --------
+    >>> metric_label("roc_auc"), metric_label("roc_auc", multiclass=True)
+    ('AUROC', 'AUROC (macro, one-vs-rest)')
+    """
+    label = METRIC_LABELS[name]
+    if multiclass and name in MULTICLASS_AVERAGING:
+        return f"{label} ({MULTICLASS_AVERAGING[name]})"
+    return label
 
 
 def score(
@@ -169,3 +191,28 @@ def format_interval(interval: Sequence[float | None] | None, digits: int = 3) ->
     if hi <= lo:
         return "n/a"
     return f"[{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def format_permutation(permutation: Mapping[str, object]) -> str:
+    """Say what the label-permutation null gave: p-value, its floor, the null's mean and sd.
+
+    Examples
+    --------
+    >>> format_permutation({"n": 99, "p_value": 0.01, "null_mean": 0.5, "null_sd": 0.04})
+    'p = 0.0100 (99 permutations), the smallest p that 99 permutations can give: no permuted \
+labelling scored as high (more permutations resolve smaller p); null AUROC mean 0.500, sd 0.040'
+    """
+    n = int(permutation["n"])  # type: ignore[call-overload]
+    p = float(permutation["p_value"])  # type: ignore[arg-type]
+    text = f"p = {p:.4f} ({n} permutation{'' if n == 1 else 's'})"
+    if p <= 1.0 / (n + 1) + 1e-12:
+        text += (
+            f", the smallest p that {n} permutations can give: no permuted labelling scored as "
+            "high (more permutations resolve smaller p)"
+        )
+    if permutation.get("null_mean") is not None:
+        text += (
+            f"; null AUROC mean {format_value(permutation['null_mean'])}, "
+            f"sd {format_value(permutation.get('null_sd'))}"
+        )
+    return text

@@ -84,7 +84,8 @@ class CVResult:
     per_study : pandas.DataFrame or None
         Leave-one-study-out: metrics per held-out study.
     permutation : dict or None
-        ``{"n": N, "null_roc_auc": [...], "p_value": p}``.
+        ``{"n": N, "null_roc_auc": [...], "p_value": p, "null_mean": m, "null_sd": s}``
+        (mean and sd of the null AUROCs).
     fold_importance : pandas.DataFrame or None
         Mean |SHAP| of each feature in each fold model (rows: splits), for
         XGBoost models.
@@ -534,7 +535,14 @@ def _permutation_null(
         null.append(score(labels[permuted], proba, classes, positive_class)["roc_auc"])
     null_arr = np.asarray(null)
     p_value = float((1 + np.sum(null_arr >= observed)) / (len(null_arr) + 1))
-    return {"n": len(null), "null_roc_auc": null_arr.tolist(), "p_value": p_value}
+    finite = null_arr[np.isfinite(null_arr)]
+    return {
+        "n": len(null),
+        "null_roc_auc": null_arr.tolist(),
+        "p_value": p_value,
+        "null_mean": float(finite.mean()) if len(finite) else None,
+        "null_sd": float(finite.std(ddof=1)) if len(finite) > 1 else None,
+    }
 
 
 def tune_final(

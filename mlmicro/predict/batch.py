@@ -21,7 +21,9 @@ model has a calibrator; the label of a binary model is decided by its
 threshold, see :mod:`mlmicro.model.trust`), ``probability_source``: ``model``,
 or ``out-of-fold`` for the model's own training samples (recognised by
 content; :mod:`mlmicro.model.insample`), whose probability is their
-out-of-fold CV probability, not an in-sample one; then ``domain_score`` (the
+out-of-fold CV probability, not an in-sample one; ``status``: ``ok``, or why
+the sample has no prediction (``no reads``: no abundance at all; ``no model
+taxa``: abundance only in taxa the model does not know); then ``domain_score`` (the
 sample's distance to the training cohort as a percentile of training samples'
 own, :mod:`mlmicro.model.domain`) and ``in_domain``. With
 ``top_strains=K``: ``top1_taxon``, ``top1_shap`` ... ``topK_taxon``,
@@ -168,6 +170,25 @@ def top_contributions(
     return chosen, shap
 
 
+#: The ``status`` column of the predictions: why a sample has, or has no, prediction.
+STATUS_OK, STATUS_NO_READS, STATUS_NO_MODEL_TAXA = "ok", "no reads", "no model taxa"
+
+
+def sample_status(block: pd.DataFrame, predicted: np.ndarray) -> np.ndarray:
+    """``ok`` for predicted samples; else ``no reads`` (an all-zero sample) or ``no model taxa``.
+
+    Examples
+    --------
+    >>> block = pd.DataFrame({"a": [1.0, 0.0, 0.0], "b": [0.0, 0.0, 2.0]})
+    >>> sample_status(block, np.array([True, False, False])).tolist()
+    ['ok', 'no reads', 'no model taxa']
+    """
+    totals = np.asarray(block.sum(axis=1, numeric_only=True), dtype=np.float64)
+    status = np.where(totals > 0, STATUS_NO_MODEL_TAXA, STATUS_NO_READS).astype(object)
+    status[np.asarray(predicted, dtype=bool)] = STATUS_OK
+    return status
+
+
 class Predictor:
     """Predicts blocks of one table through the model's one application path."""
 
@@ -199,7 +220,7 @@ class Predictor:
         self.columns = (
             ["sample_id", "predicted_label"]
             + [f"probability_{c}" for c in self.classes]
-            + ["probability_source"]
+            + ["probability_source", "status"]
             + (["domain_score", "in_domain"] if self.domain else [])
             + (["shap_source"] if self.top else [])
             + [f"top{i}_{part}" for i in range(1, self.top + 1) for part in ("taxon", "shap")]
@@ -226,6 +247,7 @@ class Predictor:
         if source is None:
             source = np.where(ok, "model", None).astype(object)
         out["probability_source"] = source
+        out["status"] = sample_status(block, ok)
         if self.domain:
             out["domain_score"] = applied.domain.percentile
             out["in_domain"] = applied.domain.in_domain

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from mlmicro.model.apply import Applied
+from mlmicro.model.bootstrap import bootstrap_weights, percentile_interval, weighted_metrics
+from mlmicro.model.classwise import confusion_counts
 from mlmicro.model.insample import in_sample_attribution_message
 from mlmicro.model.metrics import METRICS, score
 from mlmicro.model.model import InSampleWarning, Model
@@ -79,6 +81,9 @@ class Validation:
         What :attr:`metrics` score: predictions of samples the model never
         saw, or (every labelled sample being a training sample) their
         out-of-fold CV probabilities.
+    scored : pandas.DataFrame or None
+        The scored samples: ``sample_id``, ``y_true``, ``predicted_label``
+        (external validation only) and ``probability_<class>``.
     """
 
     label: str
@@ -88,6 +93,39 @@ class Validation:
     n_unscored: int = 0
     n_in_training: int = 0
     source: str = "external"
+    scored: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+
+    def auroc_interval(
+        self, classes: Sequence[str], positive_class: str | None, *, n_resamples: int = 1000
+    ) -> list[float | None]:
+        """Stratified bootstrap 95% CI of the AUROC (macro one-vs-rest for multiclass models).
+
+        Samples are resampled within each true class (seed 0); ``[None, None]``
+        where undefined (no scored samples, or a class absent).
+        """
+        if self.scored is None or len(self.scored) < 2:
+            return [None, None]
+        classes = list(classes)
+        codes = np.array([classes.index(c) for c in self.scored["y_true"]])
+        if len(np.unique(codes)) < 2:
+            return [None, None]
+        proba = self.scored[[f"probability_{c}" for c in classes]].to_numpy(dtype=np.float64)
+        weights = bootstrap_weights(codes, n_resamples=n_resamples, seed=0)
+        positive = None if positive_class is None else classes.index(positive_class)
+        values = weighted_metrics(codes, proba, weights, positive)["roc_auc"]
+        return percentile_interval(values)
+
+    def confusion(self, classes: Sequence[str]) -> list[list[int]] | None:
+        """Scored samples by true class (rows) and predicted label (columns); ``None`` if unknown.
+
+        The labels are the ones written to the predictions (for binary models,
+        decided by the model's threshold or ``--threshold``).
+        """
+        if self.scored is None or "predicted_label" not in self.scored:
+            return None
+        return confusion_counts(
+            self.scored["y_true"].tolist(), self.scored["predicted_label"].tolist(), classes
+        )
 
     def format(self) -> str:
         """Return the plain-text lines printed by ``mlmicro predict``."""
@@ -200,6 +238,11 @@ class LabelTally:
         )
         counts = pd.Series(y[scored]).value_counts()
         n_training = len(training) if source == "external" else 0
+        rows = pd.DataFrame(proba[scored], columns=self.columns)
+        rows.insert(0, "y_true", y[scored])
+        if predicted is not None:
+            rows.insert(1, "predicted_label", predicted[scored])
+        rows.insert(0, "sample_id", ids[scored])
         return Validation(
             label=str(self.labels.name),
             n_samples=int(scored.sum()),
@@ -208,6 +251,7 @@ class LabelTally:
             n_unscored=len(self.labels) - len(ids) - n_training + int((~scored).sum()),
             n_in_training=n_training,
             source=source,
+            scored=rows,
         )
 
 

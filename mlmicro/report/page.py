@@ -88,7 +88,13 @@ vertical-align:middle;overflow:hidden}.bar span{display:block;height:100%;backgr
 .glance.toward{background:#fdf1ef}.glance.away{background:#eef5fb}
 .glance ol{margin:0;padding-left:22px}.glance li{margin:2px 0}
 .files{columns:3;font-size:13px}
+figure.waterfall{margin:12px 0}
 @media (max-width:900px){.two{grid-template-columns:1fr}}
+@media print{body{background:#fff}header{background:#fff;color:#000}header p{color:#333}
+nav{display:none}main{max-width:none;padding:0}section{box-shadow:none;break-inside:auto}
+.scroll{max-height:none;overflow:visible;border:0}
+.strains thead th{position:static}.strains tr{break-inside:avoid}
+.strains thead{display:table-header-group}figure{break-inside:avoid}}
 """
 
 SCRIPT = """

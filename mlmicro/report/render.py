@@ -32,11 +32,9 @@ bundle as they are.
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import html
 import importlib.util
-import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,14 +47,21 @@ from mlmicro import figures
 from mlmicro.io import atomic_write, write_table
 from mlmicro.model.card import library_versions
 from mlmicro.model.curves import cv_curve_table
-from mlmicro.model.metrics import METRIC_LABELS, format_interval, format_value
+from mlmicro.model.metrics import (
+    METRIC_LABELS,
+    format_interval,
+    format_permutation,
+    format_value,
+    metric_label,
+)
+from mlmicro.report.classwise import classwise_section
+from mlmicro.report.figure_output import embed as _img
+from mlmicro.report.figure_output import figure_files
 from mlmicro.report.page import CSS, PAGE, SCRIPT, Section, section, shap_units
 from mlmicro.report.screening import association_table, confounder_html
 from mlmicro.report.trust import trust_sections
 
 if TYPE_CHECKING:  # pragma: no cover
-    from matplotlib.figure import Figure
-
     from mlmicro.explain import Explanation
     from mlmicro.model.model import Model
 
@@ -171,6 +176,7 @@ def write_report(
     samples: Sequence[str] = (),
     aggregate: str | None = None,
     title: str | None = None,
+    figure_format: str | None = None,
 ) -> dict[str, Path]:
     """Write ``report.html`` and the tables behind it into ``output_dir``.
 
@@ -191,6 +197,10 @@ def write_report(
         Also show and write the explanation summed to this rank (``genus``).
     title : str, optional
         Report title (default: from the model's name).
+    figure_format : {"png", "svg", "pdf"}, optional
+        Also write every figure as a file in ``figures/`` in this format, for
+        papers (the page embeds SVG with ``"svg"``, PNG otherwise); default:
+        figures only embedded in the page, as PNG.
 
     Returns
     -------
@@ -212,16 +222,19 @@ def write_report(
     files = write_tables(
         explanation, folder, top=top, samples=samples, aggregate=aggregate, oof_curves=curves
     )
-    page = render_html(
-        explanation,
-        model,
-        top=top,
-        samples=samples,
-        grouped=grouped,
-        curves=curves,
-        files=[p.name for p in files.values()],
-        title=title,
-    )
+    with figure_files(folder / "figures", figure_format) as drawn:
+        page = render_html(
+            explanation,
+            model,
+            top=top,
+            samples=samples,
+            grouped=grouped,
+            curves=curves,
+            files=[p.name for p in files.values()] + (["figures/"] if figure_format else []),
+            title=title,
+        )
+    for path in drawn.written if drawn is not None else []:
+        files[f"figure:{path.stem}"] = path
     with atomic_write(folder / REPORT_FILE, mode="w") as handle:
         handle.write(page)
     files["report"] = folder / REPORT_FILE
@@ -254,13 +267,6 @@ def _write_json(
 
 
 # ------------------------------------------------------------------------ HTML
-def _img(fig: Figure, alt: str, *, dpi: int = 100) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
-
-
 def _e(value: object) -> str:
     return html.escape(str(value))
 
@@ -312,6 +318,7 @@ def render_html(
         _glance_section(explanation),
         _card_section(model, explanation),
         _cv_section(model, curves),
+        *filter(None, [classwise_section(model)]),
         *(section(*part) for part in trust_sections(model)),
         section("confounders", "Confounders and covariates", confounder_html(model)),
     ]
@@ -438,12 +445,13 @@ def _card_section(model: Model, explanation: Explanation) -> Section:
         rows.append(
             (
                 "label permutation",
-                f"p = {permutation['p_value']:.4f} ({permutation['n']} permutations)",
+                _e(format_permutation(permutation)),
             )
         )
     facts = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     metrics = []
-    for key, label in METRIC_LABELS.items():
+    for key in METRIC_LABELS:
+        label = metric_label(key, multiclass=model.positive_class is None)
         m = card.metric(key)
         if m.get("mean") is None:
             continue
@@ -496,10 +504,13 @@ def _taxa_section(view: Explanation, *, top: int, multiclass: bool) -> Section:
     anchor = f"taxa-{_slug(target)}" if multiclass else "taxa"
     heading = "Taxa that drive predictions" + (f" of {target}" if multiclass else "")
     summary = view.summary(top_k=top)
-    bar = _img(view.plot_bar(top), f"mean |SHAP| of the top {top}")
-    bee = _img(view.plot_beeswarm(top), f"SHAP values of the top {top}")
+    out = view.outputs[0]
+    bar = _img(view.plot_bar(top), f"mean |SHAP| of the top {top}", name=f"shap_bar_{out}")
+    bee = _img(view.plot_beeswarm(top), f"SHAP values of the top {top}", name=f"beeswarm_{out}")
     keys = view.ranked_keys(DEPENDENCE_PLOTS)
-    dependence = _img(figures.dependence_grid(view, keys), "dependence plots")
+    dependence = _img(
+        figures.dependence_grid(view, keys), "dependence plots", name=f"dependence_{out}"
+    )
     units = shap_units(view, "margin")
     return section(
         anchor,
@@ -612,7 +623,7 @@ def _samples_section(explanation: Explanation, samples: Sequence[str]) -> Sectio
     for sample in samples:
         view = _predicted_view(explanation, sample)
         image = _img(view.plot_waterfall(sample), f"waterfall of sample {sample}")
-        figures_html.append(f"<figure>{image}</figure>")
+        figures_html.append(f"<figure class='waterfall'>{image}</figure>")
     units = shap_units(explanation, "margin of the predicted class")
     return section(
         "samples",
@@ -621,7 +632,7 @@ def _samples_section(explanation: Explanation, samples: Sequence[str]) -> Sectio
 <p>How each sample's prediction is built: starting from the model's average output
 E[f(X)] ({units}), each bar adds one taxon's SHAP value, ending at the sample's f(x). Red pushes
 toward the class shown, blue away from it. Table: sample_contributions.tsv.</p>
-<div class="two">{"".join(figures_html)}</div>""",
+{"".join(figures_html)}""",
     )
 
 

@@ -9,12 +9,12 @@ recalibration for a new site. Numbers come from the model card's
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from mlmicro.report.figure_output import embed
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -33,16 +33,6 @@ def _n(value: object, fmt: str = "{:.3f}") -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
     return fmt.format(value)
-
-
-def _png(fig: Figure, alt: str) -> str:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight", facecolor="white")
-    plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{_e(alt)}">'
 
 
 def calibration_figure(
@@ -96,7 +86,7 @@ def _calibration_body(model: Model) -> str:
         f"<td>{_n(r.intercept, '{:+.2f}')}</td><td>{_n(r.brier)}</td><td>{r.n}</td></tr>"
         for name, r in curves.items()
     )
-    image = _png(calibration_figure(curves, model.positive_class), "calibration curve")
+    image = embed(calibration_figure(curves, model.positive_class), "calibration curve")
     return f"""
 <figure>{image}<figcaption>Reliability of the out-of-fold probabilities (quantile bins; each
 sample's mean over CV repeats). The stored calibrator ({_e(report.calibration)}) was fitted on

@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline
 
 from mlmicro.choices import DEFAULT_ZEROS, TRANSFORMS, TransformName, ZerosName
 from mlmicro.exceptions import TransformError
+from mlmicro.io import empty_samples, warn_empty_samples
 from mlmicro.transforms.composition import ALR, CLR, ILR, Closure
 from mlmicro.transforms.filters import PrevalenceFilter
 from mlmicro.transforms.rank import RankCollapser
@@ -67,6 +68,7 @@ def transform_table(
     zeros: ZerosName = DEFAULT_ZEROS,
     min_prevalence: float = 0.0,
     min_abundance: float = 0.0,
+    drop_empty: bool = True,
 ) -> pd.DataFrame:
     """Collapse, filter and transform a taxa table.
 
@@ -83,12 +85,22 @@ def transform_table(
     min_prevalence, min_abundance : float
         Keep taxa present in at least this share of samples, and with at least
         this mean relative abundance.
+    drop_empty : bool
+        Leave out samples with no reads or abundance at all, with a warning
+        naming them (no proportion or log-ratio exists for them); ``False``
+        refuses such a table.
 
     Returns
     -------
     pandas.DataFrame
-        Samples x features. Every step is fitted on this table; to apply
-        frozen steps to new data, use the model pipeline instead.
+        Samples x features (without the samples left out as empty). Every
+        step is fitted on this table; to apply frozen steps to new data, use
+        the model pipeline instead.
+
+    Warns
+    -----
+    EmptySamplesWarning
+        If samples without any reads were left out.
 
     Examples
     --------
@@ -98,6 +110,10 @@ def transform_table(
     s1      0.000      0.000
     s2      0.549     -0.549
     """
+    empty = empty_samples(table) if drop_empty else []
+    if empty:
+        warn_empty_samples(empty, "the transformed table")
+        table = table.loc[~table.index.astype(str).isin(empty)]
     pipeline = Pipeline(
         preprocessing_steps(
             method,
