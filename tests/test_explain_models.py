@@ -32,6 +32,7 @@ def _train(cohort, model, **task):
         label="diagnosis",
         group="subject_id",
         config="fast",
+        rank="species",
         model=model,
         jobs=1,
         **{"cv.folds": 3},

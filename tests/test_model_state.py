@@ -44,7 +44,11 @@ from mlmicro.transforms._functional import gram_schmidt_basis
 
 MODELS = ("xgboost", "random-forest", "logistic-l1")
 TRANSFORMS = ("relative", "log", "clr", "alr", "ilr")
-SMALL = {"xgboost": {"n_estimators": 4}, "random_forest": {"n_estimators": 15}}
+SMALL = {
+    "rank": "species",
+    "xgboost": {"n_estimators": 4},
+    "random_forest": {"n_estimators": 15},
+}
 
 
 # ---------------------------------------------------------------------------

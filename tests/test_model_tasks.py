@@ -47,7 +47,7 @@ def test_tuning_picks_what_grid_search_picks(cohort):
     data, y = cohort
     groups = data.metadata["subject_id"].to_numpy()
     config = load_config("fast").override(
-        **{"cv.tune": True, "cv.inner_folds": 2}, xgboost=SMALL_TREES
+        rank="species", **{"cv.tune": True, "cv.inner_folds": 2}, xgboost=SMALL_TREES
     )
     train = np.arange(len(y))[: int(len(y) * 0.8)]
     (best,) = _tune(
@@ -98,7 +98,7 @@ def test_results_do_not_depend_on_task_order(cohort):
     data, _ = cohort
     y = data.metadata["diagnosis"].where(data.metadata["diagnosis"] == "CD", "control")
     config = load_config("fast").override(
-        **{"cv.folds": 3, "cv.permutations": 2}, xgboost=SMALL_TREES, jobs=1
+        rank="species", **{"cv.folds": 3, "cv.permutations": 2}, xgboost=SMALL_TREES, jobs=1
     )
     kwargs = {
         "classes": ["control", "CD"],

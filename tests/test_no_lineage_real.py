@@ -31,9 +31,9 @@ def test_names_without_lineage_train_as_named(tmp_path):
     cohort = load_default_cohort()
     table = cohort.table.copy()
     table.columns = [f"OTU{i:04d}" for i in range(table.shape[1])]  # names only
-    with pytest.warns(NoLineageWarning, match="carry no lineage"):
-        model = mlmicro.train(table, cohort.metadata, **TASK)
+    model = mlmicro.train(table, cohort.metadata, **TASK)  # rank auto: chosen, no warning
     assert model.rank is None and model.features == sorted(table.columns)
+    assert model.card.rank_choice["reason"] == "features carry no lineage: the features as named"
     assert model.card.cv_metrics["roc_auc"]["mean"] > 0.7
     # the names align onto themselves for prediction, in any column order
     shuffled = table.iloc[:20, ::-1]
@@ -43,6 +43,10 @@ def test_names_without_lineage_train_as_named(tmp_path):
     # said explicitly: no warning
     explicit = mlmicro.train(table, cohort.metadata, rank="none", **TASK)
     assert explicit.rank is None
+    # a rank the names cannot be collapsed to: trained as named, with a warning saying so
+    with pytest.warns(NoLineageWarning, match="carry no lineage"):
+        asked = mlmicro.train(table, cohort.metadata, rank="species", **TASK)
+    assert asked.rank is None and asked.card.rank_choice is None
 
 
 @pytest.mark.shared

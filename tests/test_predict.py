@@ -44,8 +44,7 @@ def _train(cohort, **options):
         group="subject_id",
         config="fast",
         jobs=1,
-        **{"cv.folds": 3},
-        **options,
+        **{"cv.folds": 3, "rank": "species", **options},  # species: bare names match it
     )
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 from sklearn.pipeline import Pipeline
 
 from mlmicro.config import TrainConfig
+from mlmicro.exceptions import ConfigError
+from mlmicro.model.autorank import AUTO_RANK
 from mlmicro.model.estimators import make_classifier
 from mlmicro.transforms.table import preprocessing_steps
 
@@ -47,6 +49,11 @@ def build_pipeline(config: TrainConfig, *, threads: int | None = None) -> Pipeli
         Takes a samples x taxa DataFrame (canonical lineage columns, any rank)
         and ends in a classifier with ``predict_proba``.
     """
+    if config.rank == AUTO_RANK:
+        raise ConfigError(
+            "rank 'auto' is chosen from the training table by mlmicro.train; pass a rank "
+            "(e.g. rank='species', or 'none') to build a pipeline directly."
+        )
     prep = config.preprocessing
     steps = preprocessing_steps(
         prep.transform,
