@@ -206,6 +206,48 @@ def test_explain_on_cluster_writes_the_same_tables(cluster, files, tmp_path, coh
     assert here.base_value == there.base_value
 
 
+def test_recalibrate_on_cluster_gives_the_same_model(cluster, files, tmp_path, monkeypatch):
+    from mlmicro.predict import recalibrate as module
+
+    blocks = []
+    original = module.apply_in_blocks
+    monkeypatch.setattr(
+        module, "apply_in_blocks", lambda *a, **k: blocks.append(a[2]) or original(*a, **k)
+    )
+    site = files["table"]
+    args = [
+        "recalibrate",
+        str(files["model"]),
+        str(site),
+        "--metadata",
+        str(files["metadata"]),
+        "--label",
+        "diagnosis",
+        "--positive",
+        "CD",
+        "--negative",
+        "control",
+        "--group",
+        "subject_id",
+        "--holdout",
+        "0.5",
+    ]
+    here = cli.invoke(app, [*args, "--output", str(tmp_path / "here.mlmodel")])
+    there = cli.invoke(
+        app,
+        [*args, "--output", str(tmp_path / "there.mlmodel"), "--scheduler",
+         cluster.scheduler_address],
+    )  # fmt: skip
+    assert here.exit_code == 0, here.output
+    assert there.exit_code == 0, there.output
+    assert len(blocks) == 1 and isinstance(blocks[0], DaskRunner)  # the samples ran on the cluster
+    assert _stable(there.output)[:-1] == _stable(here.output)[:-1]  # the last line names the file
+    local = mlmicro.load_model(tmp_path / "here.mlmodel")
+    remote = mlmicro.load_model(tmp_path / "there.mlmodel")
+    assert remote.trust.calibrator == local.trust.calibrator
+    assert remote.trust.threshold == local.trust.threshold
+
+
 def _exit_on_next_block(marker: str) -> None:
     """Make this worker process die inside its next block (runs on a worker)."""
     from mlmicro.predict import batch

@@ -13,6 +13,7 @@ from mlmicro.io import read_metadata, read_table
 from mlmicro.io.outputs import same_file
 from mlmicro.model.bundle import bundle_path, card_path, check_save_path
 from mlmicro.model.model import load_model
+from mlmicro.model.parallel import check_scheduler
 from mlmicro.predict.recalibrate import recalibrate as recalibrate_model
 
 
@@ -60,6 +61,13 @@ def recalibrate(
         help="The recalibrated model bundle (.mlmodel).",
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output bundle."),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="Apply the model to the site's samples in blocks on Dask: local:N or a scheduler "
+        "address (tcp://host:8786); the result is the same. Default: $MLMICRO_SCHEDULER, "
+        'else here. Needs pip install "mlmicro[dask]".',
+    ),
 ) -> None:
     """Refit calibration (intercept and slope) and threshold on a new site, pipeline frozen.
 
@@ -78,6 +86,7 @@ def recalibrate(
         inputs=[model, table, metadata, taxonomy],
         companions=[card_path(bundle)],
     )
+    cluster = check_scheduler(scheduler)  # before any work: a bad address or no dask
     fitted = load_model(model)
     data = read_table(table, format=input_format, taxonomy=taxonomy)
     meta = read_metadata(metadata, sample_id_column=sample_id_column)
@@ -93,6 +102,7 @@ def recalibrate(
         refit_threshold=refit_threshold,
         seed=seed,
         source=str(table),
+        scheduler=cluster,
     )
     path = result.model.save(bundle)
     typer.echo(result.format())

@@ -28,12 +28,17 @@ import numpy as np
 import pandas as pd
 
 from mlmicro.exceptions import ConfigError, MetadataError
+from mlmicro.model.apply_blocks import apply_in_blocks
 from mlmicro.model.calibration import fit_calibrator, measure_calibration
 from mlmicro.model.metrics import score
 from mlmicro.model.model import Model
+from mlmicro.model.parallel import check_scheduler, open_runner
 from mlmicro.model.threshold import choose_threshold, rates_at
 from mlmicro.model.trust import Trust, TrustReport
 from mlmicro.predict.validation import cohort_labels
+
+#: How a failed recalibration on a cluster ends, in error messages.
+RECALIBRATE_OUTCOME = "recalibration stopped and no model was written"
 
 __all__ = ["RecalibrationResult", "holdout_split", "recalibrate"]
 
@@ -152,6 +157,7 @@ def recalibrate(
     refit_threshold: bool = True,
     seed: int = 0,
     source: str | None = None,
+    scheduler: Any = None,
 ) -> RecalibrationResult:
     """Refit a binary model's calibration (and threshold) on a new site's labelled samples.
 
@@ -177,6 +183,11 @@ def recalibrate(
         Seed of the held-out split.
     source : str, optional
         Where the table came from, for the card (default ``"DataFrame"``).
+    scheduler : str, distributed.Client or None
+        Apply the model to the site's samples in blocks on a Dask cluster
+        (``"local:N"`` or a scheduler address; default ``$MLMICRO_SCHEDULER``,
+        else here), through the same application path. The calibrator itself is
+        one small fit and runs here. The result is the same either way.
 
     Returns
     -------
@@ -205,7 +216,12 @@ def recalibrate(
             "IDs match (--sample-id-column) and the label values (--positive / --negative)."
         )
     rows = table.set_axis(ids).loc[common]
-    applied = model.apply(rows)
+    scheduler = check_scheduler(scheduler)
+    if scheduler is None:
+        applied = model.apply(rows)
+    else:
+        with open_runner(scheduler, outcome=RECALIBRATE_OUTCOME) as runner:
+            applied = apply_in_blocks(model.runner(threads=1), rows, runner)
     ok = applied.predicted
     raw_all = applied.raw_probabilities[ok]
     kept = common[ok]
