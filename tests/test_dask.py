@@ -28,6 +28,7 @@ from mlmicro.model import device as device_module
 from mlmicro.model.model import InSampleWarning
 from mlmicro.model.parallel import (
     SCHEDULER_ENV,
+    DaskRunner,
     ThreadRunner,
     open_runner,
     parse_scheduler,
@@ -282,6 +283,29 @@ def test_worker_killed_mid_run_is_retried(client, local_model, embedded, tmp_pat
     model = mlmicro.train(scheduler=client, **SMALL)
     assert marker.exists(), "the worker was not killed"
     _assert_same_training(local_model, model, embedded.table)
+
+
+def _exit_worker() -> None:  # runs on a worker
+    os._exit(1)
+
+
+@pytest.mark.slow
+def test_shared_arguments_survive_the_death_of_every_worker_holding_them(client):
+    """A shared table lost with its workers is rebuilt, not reported lost."""
+    runner = DaskRunner(client)
+    table = np.arange(12.0).reshape(3, 4)
+    shared = runner._share(table)
+    shared.result()
+    holders = list(client.who_has([shared])[shared.key])
+    assert holders
+    with pytest.raises(Exception):  # noqa: B017 - the run's reply is lost with the worker
+        client.run(_exit_worker, workers=holders)
+    client.wait_for_workers(2, timeout=60)
+    assert runner.map(np.dot, [np.ones(4), np.arange(4.0)], shared=(table,)) == [
+        pytest.approx(table @ np.ones(4)),
+        pytest.approx(table @ np.arange(4.0)),
+    ]
+    runner.release()
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ value for value, as :meth:`PipelineRunner.run` on the whole table.
 
 The :class:`BlockJob` (the fitted pipeline, its trust state and training
 lookup, the alignment) is what every block needs: a runner sends it to each
-worker once (:meth:`mlmicro.model.parallel.DaskRunner.stream` scatters it),
+worker once (:meth:`mlmicro.model.parallel.DaskRunner.stream` shares it),
 and only the blocks travel with the tasks.
 """
 

@@ -10,8 +10,8 @@ file and written out in order):
 * :class:`ThreadRunner` (the default) runs them on joblib threads in this
   process, ``jobs`` at a time.
 * :class:`DaskRunner` submits them to a Dask ``distributed`` cluster; the
-  tables (or the fitted model) every task needs are scattered to the workers
-  once.
+  tables (or the fitted model) every task needs are put on the cluster
+  once, as tasks the scheduler can rerun when a worker dies.
 
 :func:`open_runner` turns a ``scheduler`` value into a runner for the length
 of a ``with`` block:
@@ -310,12 +310,18 @@ class ThreadRunner:
         return runner(delayed(func)(*shared, item) for item in items)
 
 
+def _identity(value: Any) -> Any:
+    """Return ``value`` (the task that holds a shared argument on the cluster)."""
+    return value
+
+
 class DaskRunner:
     """Run tasks on a Dask ``distributed`` cluster.
 
-    Large shared arguments (the table, the labels, a fitted model) are
-    scattered to every worker once per runner and passed to tasks by
-    reference. A worker that dies mid-task has its tasks rerun elsewhere by
+    Large shared arguments (the table, the labels, a fitted model) are put
+    on the cluster once per runner, as the result of a task that the
+    scheduler can rerun if the worker holding it dies, and passed to tasks
+    by reference. A worker that dies mid-task has its tasks rerun elsewhere by
     Dask (up to the scheduler's ``allowed-failures``); past that, the
     remaining tasks are cancelled and :class:`~mlmicro.exceptions.ClusterError`
     is raised.
@@ -344,7 +350,17 @@ class DaskRunner:
             return value
         key = id(value)
         if key not in self._scattered:
-            future = self.client.scatter(value, broadcast=True, hash=False)
+            # A task that returns the value, not client.scatter: the scheduler keeps
+            # the task, so when the worker holding the result dies it is recomputed
+            # on another worker. Scattered data has no such recipe, and Dask's
+            # active memory manager drops broadcast replicas, so one lost worker
+            # would lose it for good. Workers fetch the result from each other once.
+            import dask
+
+            with dask.config.set(BLOCKS_IN_TASKS):
+                future = self.client.submit(
+                    _identity, value, key=f"mlmicro-shared-{uuid.uuid4().hex}", pure=False
+                )
             # keep the object alive so its id is not reused while the future is
             self._scattered[key] = (value, future)
         return self._scattered[key][1]
