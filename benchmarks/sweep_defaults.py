@@ -83,6 +83,29 @@ def _xgb_forest(x, y, seed, *, weighted=False, depth=0):
     return model.fit(x, y, sample_weight=balanced_sample_weight(y) if weighted else None)
 
 
+def _xgb_forest_linear(x, y, seed):
+    """A random forest grown by XGBoost whose margin is linear in the leaves' class shares.
+
+    Fitted at margin 0 with no leaf penalty, a leaf's value is 4 x (its share of
+    cases - 0.5): the forest's margin ranks samples as a random forest's vote does,
+    and it adds to a boosted forest's margin (and SHAP values) in one booster.
+    """
+    params = {
+        "n_estimators": 1,
+        "num_parallel_tree": 500,
+        "learning_rate": 1.0,
+        "subsample": 0.632,
+        "colsample_bynode": max(1.0 / x.shape[1], np.sqrt(x.shape[1]) / x.shape[1]),
+        "max_depth": 0,
+        "grow_policy": "lossguide",
+        "min_child_weight": 1e-6,
+        "reg_lambda": 0.0,
+        "base_score": 0.5,
+        "tree_method": "hist",
+    }
+    return XGBClassifier(**params, random_state=seed, n_jobs=1).fit(x, y)
+
+
 def _et(x, y, seed):
     return ExtraTreesClassifier(
         n_estimators=500, max_features="sqrt", n_jobs=1, random_state=seed
@@ -147,11 +170,25 @@ CANDIDATES: dict[str, Callable] = {
         x, y, s, weighted=True, colsample_bynode=np.sqrt(x.shape[1]) / x.shape[1]
     ),
     "bfb-col10": lambda x, y, s: _bf(x, y, s, weighted=True, colsample_bynode=0.1),
+    "bfb-bin64": lambda x, y, s: _bf(x, y, s, weighted=True, max_bin=64),
+    "bfb-bin32": lambda x, y, s: _bf(x, y, s, weighted=True, max_bin=32),
+    "bfb-trees5": lambda x, y, s: _bf(x, y, s, weighted=True, num_parallel_tree=5),
+    "rf-100": lambda x, y, s: _rf(x, y, s, trees=100),
     "rf-150": lambda x, y, s: _rf(x, y, s, trees=150),
+    "rf-200": lambda x, y, s: _rf(x, y, s, trees=200),
+    "xrf-linear": _xgb_forest_linear,
     "xrf": _xgb_forest,
     "xrf-balanced": lambda x, y, s: _xgb_forest(x, y, s, weighted=True),
     "clr-l2": _CLRLogistic,
 }
+#: candidates whose probability is the share of votes (their margin: 4 x (p - 0.5))
+VOTES = {"rf", "rf-balanced", "rf-100", "rf-150", "rf-200", "et"}
+#: sums of a boosted forest's margin and weight x another candidate's margin
+MARGIN_BLENDS = [
+    ("bf-balanced", other, weight)
+    for other in ("rf", "rf-200", "rf-100", "xrf-linear")
+    for weight in (1, 2, 4)
+]
 #: candidates run at the non-default ranks of 16S cohorts (to choose the rank)
 RANK_CANDIDATES = ["rf", "bf"]
 #: averages of two or three candidates' out-of-fold probabilities
@@ -240,20 +277,44 @@ def _auroc(entry_probas: list[np.ndarray], y: np.ndarray) -> float:
     return float(np.mean([roc_auc_score(y, p) for p in proba]))
 
 
+def _margin(name: str, proba: np.ndarray) -> np.ndarray:
+    """A candidate's margin: 4 x (vote share - 0.5) for forests, else the log-odds."""
+    if name in VOTES:
+        return 4.0 * (proba - 0.5)
+    clipped = np.clip(proba, 1e-7, 1 - 1e-7)
+    return np.log(clipped / (1 - clipped))
+
+
+def _margin_blend(done: dict, first: str, other: str, weight: float, y: np.ndarray) -> float:
+    margin = _margin(first, done[first]["proba"]) + weight * _margin(other, done[other]["proba"])
+    return float(np.mean([roc_auc_score(y, m) for m in margin]))
+
+
 def default_rank(cohort: cohorts.Cohort) -> str | None:
-    if cohort.name == "zeller-siamcat":
-        return None
-    return "species" if cohort.kind == "shotgun" else "genus"
+    """The rank mlmicro's ``rank = "auto"`` gives the cohort's table."""
+    return None if cohort.name == "zeller-siamcat" else "species"
 
 
 #: (choice, with, without, cohorts it applies to: "all" or a data kind)
 CHOICES = [
     ("no prevalence filter (vs 5%)", "bf-balanced", "bf-current", "all"),
     ("balanced class weights (vs none)", "bf-balanced", "bf", "all"),
-    ("16S at species (vs genus)", "bf@species", "bf", "16S"),
-    ("16S at the deepest rows (vs species)", "bf@deepest", "bf@species", "16S"),
+    ("16S at species (vs genus)", "bf", "bf@genus", "16S"),
+    ("16S at the deepest rows (vs species)", "bf@deepest", "bf", "16S"),
     ("boosted forest (vs plain RF-500)", "bf-balanced", "rf", "all"),
     ("RF-500 + boosted forest average (vs boosted forest)", "rf+bf-balanced", "bf-balanced", "all"),
+    ("64 bins per taxon (vs 256)", "bfb-bin64", "bf-balanced", "all"),
+    ("32 bins per taxon (vs 256)", "bfb-bin32", "bf-balanced", "all"),
+    ("5 trees per round (vs 10)", "bfb-trees5", "bf-balanced", "all"),
+    ("+ 2 x margin of RF-500 (vs boosted forest)", "bf-balanced+2xrf", "bf-balanced", "all"),
+    ("+ 4 x margin of RF-500 (vs boosted forest)", "bf-balanced+4xrf", "bf-balanced", "all"),
+    ("+ 4 x margin of RF-200 (vs boosted forest)", "bf-balanced+4xrf-200", "bf-balanced", "all"),
+    (
+        "+ 1 x margin of XGBoost forest (vs boosted forest)",
+        "bf-balanced+1xxrf-linear",
+        "bf-balanced",
+        "all",
+    ),
 ]
 
 
@@ -292,7 +353,7 @@ def main() -> None:
     rows = []
     for cohort in cohorts.select(args.cohorts):
         base = default_rank(cohort)
-        ranks = [base] + (["species", None] if cohort.kind == "16S" else [])
+        ranks = [base] + (["genus", None] if cohort.kind == "16S" else [])
         scores: dict[str, float] = {}
         cpu: dict[str, float] = {}
         for rank in ranks:
@@ -309,6 +370,11 @@ def main() -> None:
                     if all(c in done for c in combo):
                         scores["+".join(combo)] = _auroc([done[c]["proba"] for c in combo], y)
                         cpu["+".join(combo)] = sum(done[c]["cpu"] for c in combo)
+                for first, other, weight in MARGIN_BLENDS:
+                    if first in done and other in done:
+                        blend = f"{first}+{weight}x{other}"
+                        scores[blend] = _margin_blend(done, first, other, weight, y)
+                        cpu[blend] = done[first]["cpu"] + done[other]["cpu"]
             print(
                 f"{cohort.name:<15} {str(rank):<8} {time.perf_counter() - start:6.1f} s  "
                 + "  ".join(f"{n}={scores[n + suffix]:.3f}" for n in names),
