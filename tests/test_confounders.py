@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ import mlmicro
 from mlmicro.cli import app
 from mlmicro.datasets import load_default_cohort
 from mlmicro.exceptions import MetadataError, ModelBundleError
-from mlmicro.explain.association import clr_values, taxon_associations
+from mlmicro.explain.association import clr_values, robust_clr_ranks, taxon_associations
 from mlmicro.model.card import ModelCard
 from mlmicro.model.confounders import (
     ConfounderWarning,
@@ -22,6 +23,8 @@ from mlmicro.model.confounders import (
     screen_confounders,
 )
 from mlmicro.model.covariates import CovariateEncoder
+from mlmicro.model.model import InSampleWarning
+from mlmicro.report.screening import association_table
 from mlmicro.taxonomy import truncate_lineage
 
 
@@ -182,6 +185,63 @@ def test_planted_drivers_significant_and_agree_with_shap(embedded_model):
     assert (np.sign(drivers["generalised_fold_change"]) == np.where(expected == "CD", 1, -1)).all()
     others = summary.drop(index=keys)
     assert (others["assoc_q_value"] < 0.05).mean() < 0.1
+
+
+def test_association_counts_each_subject_once():
+    """Labels given per subject, no class effect: by subject the test keeps its 5% level."""
+    rng = np.random.default_rng(7)
+    n_subjects, per_subject, n_taxa = 40, 8, 300
+    subject = np.repeat(np.arange(n_subjects), per_subject)
+    # each subject has its own composition; its samples vary little around it
+    own = rng.normal(0.0, 1.5, (n_subjects, n_taxa))
+    values = np.exp(own[subject] + rng.normal(0.0, 0.3, (len(subject), n_taxa)))
+    ids = [f"s{i}" for i in range(len(subject))]
+    table = pd.DataFrame(values, index=ids)
+    groups = pd.Series([f"p{s}" for s in subject], index=ids)
+    case_subjects = rng.permutation(n_subjects) < n_subjects // 2
+    labels = pd.Series(np.where(case_subjects[subject], "case", "control"), index=ids)
+    by_sample = taxon_associations(table, labels, "case", ["control", "case"])
+    by_subject = taxon_associations(table, labels, "case", ["control", "case"], groups=groups)
+    assert (by_sample["assoc_p_value"] < 0.05).mean() > 0.3  # pseudo-replication
+    assert (by_subject["assoc_p_value"] < 0.05).mean() < 0.1
+    # the test on subjects is the rank test of the subjects' mean rCLR values
+    ranked = pd.DataFrame(robust_clr_ranks(values)).groupby(subject).mean().to_numpy()
+    expected = stats.mannwhitneyu(ranked[case_subjects], ranked[~case_subjects], axis=0).pvalue
+    np.testing.assert_allclose(by_subject["assoc_p_value"].to_numpy(), expected)
+    # samples without a subject count on their own
+    loose = taxon_associations(
+        table, labels, "case", ["control", "case"], groups=pd.Series(dtype=object)
+    )
+    pd.testing.assert_frame_equal(loose, by_sample)
+
+
+def test_subjects_travel_in_the_bundle_to_the_association_tests(embedded_model, tmp_path):
+    model, cohort = embedded_model
+    subjects = model.training.subject_ids()
+    assert subjects is not None
+    assert (
+        subjects.to_dict()
+        == cohort.metadata.loc[subjects.index, "subject_id"].astype(str).to_dict()
+    )
+    path = tmp_path / "model.mlmodel"
+    model.save(path)
+    loaded = mlmicro.load_model(path)
+    pd.testing.assert_series_equal(loaded.training.subject_ids(), subjects)
+    explanation = loaded.explain()
+    n_subjects = cohort.metadata["subject_id"].nunique()
+    expected = f"each subject once per class ({n_subjects} subjects"
+    assert any(expected in note for note in explanation.notes)
+    pd.testing.assert_frame_equal(explanation.summary(), model.explain().summary())
+    caption = association_table(explanation, explanation.summary())
+    assert "each subject counted once per class" in caption
+    # a given cohort: the subjects come from the model's group column of its metadata
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InSampleWarning)
+        given = model.explain(cohort.table, metadata=cohort.metadata)
+        unpaired = model.explain(cohort.table, metadata=cohort.metadata.drop(columns="subject_id"))
+    assert any(expected in note for note in given.notes)
+    assert given.subjects is not None and unpaired.subjects is None
+    assert "each sample counted as independent" in association_table(unpaired, unpaired.summary())
 
 
 def test_association_of_a_taxon_ignores_how_many_others_are_absent():

@@ -22,10 +22,14 @@ rest, per class view):
     all the others. On the embedded cohort that made 73% of the taxa with no
     planted effect look depleted in CD (50% with rCLR). A bias-corrected log
     fold change (ANCOM-BC) would also estimate the sampling fraction, which
-    needs absolute-scale assumptions and an iterative fit. Samples are taken
-    as independent: repeated samples of one subject make the p-values too
-    small (on the embedded cohort, 9% of taxa reach p < 0.05 under labels
-    permuted between subjects).
+    needs absolute-scale assumptions and an iterative fit. Where samples
+    come from subjects (the training ``--group``, kept in the bundle, or that
+    column of new metadata), a subject's samples of one class count once:
+    the test compares subjects' mean rCLR values, since repeated samples of
+    one subject are not independent. Under labels permuted between subjects
+    of the embedded cohort, counting each sample put 7.9% of its SGBs at
+    p < 0.05, counting each subject once 5.0%, the nominal level (mean of 20
+    permutations, ``benchmarks/association_level.py``).
 ``assoc_clr_difference``
     Mean CLR of the class minus mean CLR of the rest (natural log units),
     zeros replaced multiplicatively (0.65 times the smallest non-zero
@@ -56,7 +60,9 @@ __all__ = [
     "PSEUDOCOUNT",
     "clr_values",
     "robust_clr_ranks",
+    "subject_units",
     "taxon_associations",
+    "unit_means",
 ]
 
 #: Columns :func:`taxon_associations` returns, in order.
@@ -121,11 +127,41 @@ def robust_clr_ranks(abundance: np.ndarray) -> np.ndarray:
     return np.where(present, values, floor)
 
 
+def subject_units(groups: pd.Series, samples: pd.Index) -> np.ndarray:
+    """Return the unit of each sample: its subject, or the sample itself when it has none.
+
+    Examples
+    --------
+    >>> subject_units(pd.Series({"a": "p1", "b": "p1"}), pd.Index(["a", "b", "c"])).tolist()
+    ['subject p1', 'subject p1', 'sample c']
+    """
+    subjects = groups.reindex(samples)
+    return np.array(
+        [
+            f"sample {sample}" if pd.isna(subject) else f"subject {subject}"
+            for sample, subject in zip(samples, subjects, strict=True)
+        ],
+        dtype=object,
+    )
+
+
+def unit_means(values: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """Mean of the rows of ``values`` within each unit (one row per unit).
+
+    Examples
+    --------
+    >>> unit_means(np.array([[1.0], [3.0], [5.0]]), np.array(["a", "a", "b"])).tolist()
+    [[2.0], [5.0]]
+    """
+    return pd.DataFrame(values).groupby(units, sort=True).mean().to_numpy(dtype=np.float64)
+
+
 def taxon_associations(
     abundance: pd.DataFrame,
     labels: pd.Series,
     target: str,
     classes: Sequence[str],
+    groups: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Test every taxon for a difference between ``target`` and the other classes.
 
@@ -139,6 +175,10 @@ def taxon_associations(
         The class tested against the rest.
     classes : sequence of str
         The model's classes (two: the rest is named by the other class).
+    groups : pandas.Series, optional
+        Subject per sample. The rank test then takes one value per subject
+        and side (the mean rCLR of its samples); samples without a subject
+        count on their own. The descriptive columns stay per sample.
 
     Returns
     -------
@@ -158,8 +198,12 @@ def taxon_associations(
             out[column] = np.nan
         return out
     ranked = robust_clr_ranks(x)
-    u, p = stats.mannwhitneyu(ranked[inside], ranked[~inside], axis=0, alternative="two-sided")
-    effect = np.asarray(u, dtype=np.float64) / (n_in * n_out)  # P(class > rest), ties halved
+    cases, rest = ranked[inside], ranked[~inside]
+    if groups is not None:
+        units = subject_units(groups, abundance.index)[known]
+        cases, rest = unit_means(cases, units[inside]), unit_means(rest, units[~inside])
+    u, p = stats.mannwhitneyu(cases, rest, axis=0, alternative="two-sided")
+    effect = np.asarray(u, dtype=np.float64) / (len(cases) * len(rest))  # P(class > rest)
     p = np.asarray(p, dtype=np.float64)
     logs = np.log10(x / np.maximum(x.sum(axis=1, keepdims=True), 1e-300) + PSEUDOCOUNT)
     gfc = (

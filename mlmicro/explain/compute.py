@@ -44,7 +44,7 @@ from mlmicro.transforms.zeros import LogTransform
 if TYPE_CHECKING:  # pragma: no cover
     from mlmicro.model.model import Model
 
-__all__ = ["EXPLAIN_OUTCOME", "explain", "labels_from_metadata"]
+__all__ = ["EXPLAIN_OUTCOME", "explain", "labels_from_metadata", "subjects_from_metadata"]
 
 #: How a failed explanation on a Dask cluster ends, in error messages.
 EXPLAIN_OUTCOME = "explain stopped and no report was written"
@@ -123,8 +123,10 @@ def explain(
                 "default; pass the table of a cohort to explain."
             )
         table, labels, cohort = model.training.table(), model.training.labels(), "training cohort"
+        subjects = model.training.subject_ids()
     else:
         labels = None if metadata is None else labels_from_metadata(model, metadata)
+        subjects = subjects_from_metadata(model, metadata)
         cohort = "given cohort"
     # the one application path: the same probabilities and SHAP values as mlmicro predict
     scheduler = check_scheduler(scheduler)
@@ -170,6 +172,15 @@ def explain(
         values = values[:, None, :]
     if labels is not None:
         labels = labels.reindex(ids)
+    if subjects is not None:
+        subjects = subjects.reindex(ids)
+        if labels is not None:
+            n_units = subjects[labels.notna()].nunique()
+            notes.append(
+                f"Association tests count each subject once per class ({n_units} subjects, "
+                f"column {model.task.group or 'subject'!r}): repeated samples of one subject "
+                "are not independent."
+            )
     binary = len(model.classes) == 2
     outputs = [model.classes[1]] if binary else list(model.classes)
     kind, features, data, abundance, kind_notes = _describe_features(
@@ -207,6 +218,7 @@ def explain(
         if applied.probability_source is None
         else applied.probability_source[applied.predicted],
         shap_source=applied.shap_source[applied.predicted],
+        subjects=subjects,
     )
 
 
@@ -224,6 +236,19 @@ def labels_from_metadata(model: Model, metadata: pd.DataFrame) -> pd.Series:
         the model does not know.
     """
     return model.task.labels(metadata).rename("label")
+
+
+def subjects_from_metadata(model: Model, metadata: pd.DataFrame | None) -> pd.Series | None:
+    """Subject per sample from the model's training ``group`` column of new metadata.
+
+    ``None`` when the model was not trained by subject or the metadata lack that
+    column; samples with an empty subject count on their own.
+    """
+    column = model.task.group
+    if metadata is None or column is None or column not in metadata.columns:
+        return None
+    values = metadata[column]
+    return values.where(values.notna(), None).astype(object).rename("subject")
 
 
 # --------------------------------------------------------------------- helpers

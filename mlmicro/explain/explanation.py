@@ -72,6 +72,9 @@ class Explanation:
         balance.
     labels : pandas.Series or None
         True class per sample, where known.
+    subjects : pandas.Series or None
+        Subject per sample, where samples come from subjects (the association
+        tests then count each subject once per class).
     rank : str or None
         Rank of the features (the model's, or the one aggregated to).
     cohort : str
@@ -102,6 +105,7 @@ class Explanation:
         unit: str = "log-odds",
         probability_source: np.ndarray | None = None,
         shap_source: np.ndarray | None = None,
+        subjects: pd.Series | None = None,
     ) -> None:
         self._values = np.asarray(values, dtype=np.float64)  # (samples, outputs, features)
         self._base = np.asarray(base, dtype=np.float64).reshape(-1)  # (outputs,)
@@ -125,6 +129,7 @@ class Explanation:
         self.outputs = list(outputs)
         self.feature_kind: FeatureKind = feature_kind
         self.labels = labels
+        self.subjects = subjects
         self._fold_importance = fold_importance
         self.rank = rank
         self.cohort = cohort
@@ -234,6 +239,7 @@ class Explanation:
             outputs=outputs,
             feature_kind=self.feature_kind,
             labels=self.labels,
+            subjects=self.subjects,
             fold_importance=self._fold_importance,
             rank=self.rank,
             cohort=self.cohort,
@@ -395,7 +401,9 @@ class Explanation:
         """Per-taxon tests of this view's class against the rest (see ``association``)."""
         if self._abundance is None or self.labels is None or self.labels.isna().all():
             return {}
-        tests = taxon_associations(self._abundance, self.labels, self.outputs[0], self.classes)
+        tests = taxon_associations(
+            self._abundance, self.labels, self.outputs[0], self.classes, groups=self.subjects
+        )
         clear = (direction != "unclear").to_numpy() & (tests["assoc_direction"] != "none")
         agrees = np.where(clear, direction.to_numpy() == tests["assoc_direction"], None)
         return {**{c: tests[c].to_numpy() for c in tests.columns}, "agrees_with_shap": agrees}
@@ -476,6 +484,7 @@ class Explanation:
             outputs=self.outputs,
             feature_kind="taxon",
             labels=self.labels,
+            subjects=self.subjects,
             fold_importance=fold,
             rank=rank,
             cohort=self.cohort,

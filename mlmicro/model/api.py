@@ -425,6 +425,8 @@ def train(
         pipeline,
         card=card,
         cv=cv,
-        training=TrainingData(rank_table, target.y),
+        training=TrainingData(
+            rank_table, target.y, None if groups is None else groups.loc[rank_table.index]
+        ),
         trust=trust,
     )

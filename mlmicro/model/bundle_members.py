@@ -216,6 +216,7 @@ def training_to_members(training: TrainingData | None) -> dict[str, bytes]:
             "sample_ids": list(training.sample_ids),
             "taxa": list(training.taxa),
             "y": list(training.y),
+            **({} if training.subjects is None else {"subjects": list(training.subjects)}),
         }
     )
     return members
@@ -247,10 +248,11 @@ def training_from_members(members: Mapping[str, bytes], *, where: str) -> Traini
         and _strings(meta.get("sample_ids"), shape[0])
         and _strings(meta.get("taxa"), shape[1])
         and _strings(meta.get("y"), shape[0])
+        and (meta.get("subjects") is None or _strings(meta.get("subjects"), shape[0]))
     ):
         raise ModelBundleError(
-            f"{where}: {_COHORT} does not describe a training cohort (shape, sample IDs, taxa "
-            "and labels must agree); refusing it."
+            f"{where}: {_COHORT} does not describe a training cohort (shape, sample IDs, taxa, "
+            "labels and subjects must agree); refusing it."
         )
     parts = {
         p: npy_to_array(members[f"training/{p}.npy"], name=f"{where}: member 'training/{p}.npy'")
@@ -278,4 +280,6 @@ def training_from_members(members: Mapping[str, bytes], *, where: str) -> Traini
         ) from None
     if not np.isfinite(matrix.data).all():
         raise ModelBundleError(f"{where}: the training matrix holds NaN or infinity; refusing it.")
-    return TrainingData.from_parts(matrix, meta["sample_ids"], meta["taxa"], meta["y"])
+    return TrainingData.from_parts(
+        matrix, meta["sample_ids"], meta["taxa"], meta["y"], meta.get("subjects")
+    )

@@ -88,6 +88,18 @@ def confounder_html(model: Model) -> str:
     return "".join(parts)
 
 
+def _units(view: Explanation) -> str:
+    if view.subjects is not None:
+        return (
+            "each subject counted once per class (its samples' mean), as repeated samples of "
+            "one subject are not independent"
+        )
+    return (
+        "each sample counted as independent (the model was not trained by subject), so "
+        "repeated samples of one subject would make p-values too small"
+    )
+
+
 def association_table(view: Explanation, summary: pd.DataFrame) -> str:
     """Return one class view's per-taxon association tests beside its SHAP ranking (HTML)."""
     if "assoc_q_value" not in summary.columns:
@@ -113,9 +125,8 @@ def association_table(view: Explanation, summary: pd.DataFrame) -> str:
         f"<tbody>{''.join(rows)}</tbody></table></div>"
         f"<p class='caption'>{_e(target)} against the rest, on the {_e(view.cohort)}: Wilcoxon "
         "rank-sum test on robust CLR values (centred on the taxa present in each sample, absent "
-        "taxa tied), Benjamini-Hochberg FDR over all features; samples taken as independent, "
-        "so repeated samples of a subject make p-values too small; gFC: generalised fold "
-        "change (log10, SIAMCAT); prevalence shift: "
+        f"taxa tied), Benjamini-Hochberg FDR over all features; {_e(_units(view))}; gFC: "
+        "generalised fold change (log10, SIAMCAT); prevalence shift: "
         f"share of {_e(target)} samples with the taxon minus that of the rest. Agrees: the "
         "taxon is more abundant in the class its SHAP direction names. A test says the taxon "
         "differs; SHAP says the model uses it. Every row is in shap_summary.tsv.</p>"
