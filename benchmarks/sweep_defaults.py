@@ -65,7 +65,7 @@ def _rf(x, y, seed, *, weighted=False, trees=500, min_leaf=1):
     return model.fit(x, y)
 
 
-def _xgb_forest(x, y, seed, *, weighted=False, depth=0):
+def _xgb_forest(x, y, seed, *, weighted=False, depth=0, **extra):
     """A random forest grown by XGBoost: one round of 500 parallel trees."""
     params = {
         "n_estimators": 1,
@@ -78,6 +78,7 @@ def _xgb_forest(x, y, seed, *, weighted=False, depth=0):
         "min_child_weight": 0.25,
         "reg_lambda": 1.0,
         "tree_method": "hist",
+        **extra,
     }
     model = XGBClassifier(**params, random_state=seed, n_jobs=1)
     return model.fit(x, y, sample_weight=balanced_sample_weight(y) if weighted else None)
@@ -90,20 +91,7 @@ def _xgb_forest_linear(x, y, seed):
     cases - 0.5): the forest's margin ranks samples as a random forest's vote does,
     and it adds to a boosted forest's margin (and SHAP values) in one booster.
     """
-    params = {
-        "n_estimators": 1,
-        "num_parallel_tree": 500,
-        "learning_rate": 1.0,
-        "subsample": 0.632,
-        "colsample_bynode": max(1.0 / x.shape[1], np.sqrt(x.shape[1]) / x.shape[1]),
-        "max_depth": 0,
-        "grow_policy": "lossguide",
-        "min_child_weight": 1e-6,
-        "reg_lambda": 0.0,
-        "base_score": 0.5,
-        "tree_method": "hist",
-    }
-    return XGBClassifier(**params, random_state=seed, n_jobs=1).fit(x, y)
+    return _xgb_forest(x, y, seed, min_child_weight=1e-6, reg_lambda=0.0, base_score=0.5)
 
 
 def _et(x, y, seed):
