@@ -130,3 +130,22 @@ def test_binary_report_confusion_at_threshold_permutation_and_figure_files(tmp_p
     # the strain table prints in full: no scroll box on paper
     print_css = page[page.index("@media print") :]
     assert ".scroll{max-height:none;overflow:visible" in print_css
+
+
+def test_explain_command_writes_figure_files_of_a_multiclass_model(multiclass_model, tmp_path):
+    from typer.testing import CliRunner
+
+    from mlmicro.cli import app
+
+    bundle = multiclass_model.save(tmp_path / "model.mlmodel")
+    folder = tmp_path / "report"
+    result = CliRunner().invoke(
+        app, ["explain", str(bundle), "-o", str(folder), "--figure-format", "svg", "--top", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    svgs = sorted((folder / "figures").glob("*.svg"))
+    assert len(svgs) >= 3
+    assert all(p.read_text().lstrip().startswith("<?xml") for p in svgs)
+    page = (folder / "report.html").read_text()
+    assert "data:image/svg+xml;base64," in page
+    assert all(name in page for name in multiclass_model.classes)

@@ -44,7 +44,7 @@ from mlmicro.transforms.zeros import LogTransform
 if TYPE_CHECKING:  # pragma: no cover
     from mlmicro.model.model import Model
 
-__all__ = ["EXPLAIN_OUTCOME", "explain", "labels_from_metadata", "subjects_from_metadata"]
+__all__ = ["EXPLAIN_OUTCOME", "explain", "labels_from_metadata"]
 
 #: How a failed explanation on a Dask cluster ends, in error messages.
 EXPLAIN_OUTCOME = "explain stopped and no report was written"
@@ -126,7 +126,7 @@ def explain(
         subjects = model.training.subject_ids()
     else:
         labels = None if metadata is None else labels_from_metadata(model, metadata)
-        subjects = subjects_from_metadata(model, metadata)
+        subjects = model.task.subjects(metadata)
         cohort = "given cohort"
     # the one application path: the same probabilities and SHAP values as mlmicro predict
     scheduler = check_scheduler(scheduler)
@@ -236,19 +236,6 @@ def labels_from_metadata(model: Model, metadata: pd.DataFrame) -> pd.Series:
         the model does not know.
     """
     return model.task.labels(metadata).rename("label")
-
-
-def subjects_from_metadata(model: Model, metadata: pd.DataFrame | None) -> pd.Series | None:
-    """Subject per sample from the model's training ``group`` column of new metadata.
-
-    ``None`` when the model was not trained by subject or the metadata lack that
-    column; samples with an empty subject count on their own.
-    """
-    column = model.task.group
-    if metadata is None or column is None or column not in metadata.columns:
-        return None
-    values = metadata[column]
-    return values.where(values.notna(), None).astype(object).rename("subject")
 
 
 # --------------------------------------------------------------------- helpers

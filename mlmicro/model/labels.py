@@ -151,6 +151,23 @@ class Task:
             class_counts={str(k): int(v) for k, v in (data.get("class_counts") or {}).items()},
         )
 
+    def subjects(self, metadata: pd.DataFrame | None) -> pd.Series | None:
+        """Subject per sample, from the task's :attr:`group` column of ``metadata``.
+
+        ``None`` when the task was not grouped by subject or the metadata lack
+        that column; empty values stay missing (such samples count on their own).
+
+        Examples
+        --------
+        >>> md = pd.DataFrame({"dx": ["CD", "control"], "pid": ["p1", None]}, index=["a", "b"])
+        >>> Task("dx", ("control", "CD"), "CD", group="pid").subjects(md).tolist()
+        ['p1', None]
+        """
+        if metadata is None or self.group is None or self.group not in metadata.columns:
+            return None
+        values = metadata[self.group]
+        return values.astype(object).where(values.notna(), None).rename("subject")
+
     def labels(
         self,
         metadata: pd.DataFrame,

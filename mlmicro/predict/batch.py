@@ -335,16 +335,19 @@ def _labels_from(
     sample_id_column: str | None = None,
     positive: Sequence[str] | None = None,
     negative: Sequence[str] | None = None,
-) -> pd.Series | None:
+) -> LabelTally:
+    """Return a tally of the labels (and subjects) that external validation scores against."""
     if metadata is None:
         if label is not None or positive or negative:
             raise MetadataError(
                 "--label, --positive and --negative need --metadata, the file holding the labels."
             )
-        return None
+        return LabelTally(None, model.classes)
     if not isinstance(metadata, pd.DataFrame):
         metadata = read_metadata(metadata, sample_id_column=sample_id_column)
-    return cohort_labels(model, metadata, label, positive=positive, negative=negative)
+    labels = cohort_labels(model, metadata, label, positive=positive, negative=negative)
+    subjects = model.task.subjects(metadata)
+    return LabelTally(labels, model.classes, subjects, model.task.group)
 
 
 def predict_table(
@@ -424,7 +427,7 @@ def predict_table(
             f"The sample ID {sample!r} appears more than once in the table; give each sample "
             "a unique ID."
         )
-    labels = _labels_from(model, metadata, label, positive=positive, negative=negative)
+    scored = _labels_from(model, metadata, label, positive=positive, negative=negative)
     alignment = model.pipeline[0].align(list(table.columns), values.sum(axis=0))
     report = feature_coverage(model, alignment, min_coverage)
     check_coverage(report, alignment, "the table")
@@ -437,7 +440,7 @@ def predict_table(
         trust=trust,
         training_probability=training_probability,
     )
-    abundance, scored, domain = AbundanceTally(), LabelTally(labels, model.classes), DomainTally()
+    abundance, domain = AbundanceTally(), DomainTally()
     tally = TrainingTally()
     parts = []
     step = auto_chunk_size(table.shape[1])
@@ -564,7 +567,7 @@ def predict_file(
     if prevalence is not None:
         TrustSummary.of(model, trust, DomainTally(), prevalence)  # refuse a bad one first
     threads = _threads(jobs)
-    labels = _labels_from(model, metadata, label, sample_id_column, positive, negative)
+    scored = _labels_from(model, metadata, label, sample_id_column, positive, negative)
     chunks = read_table_chunks(
         table, chunk_size=chunk_size, format=format, orientation=orientation, taxonomy=taxonomy
     )
@@ -587,7 +590,7 @@ def predict_file(
         trust=trust,
         training_probability=training_probability,
     )
-    abundance, scored, domain = AbundanceTally(), LabelTally(labels, model.classes), DomainTally()
+    abundance, domain = AbundanceTally(), DomainTally()
     tally = TrainingTally()
     counts = dict.fromkeys(model.classes, 0)
     stream: Iterable[pd.DataFrame] = chain([first], blocks)

@@ -83,7 +83,11 @@ class Validation:
         out-of-fold CV probabilities.
     scored : pandas.DataFrame or None
         The scored samples: ``sample_id``, ``y_true``, ``predicted_label``
-        (external validation only) and ``probability_<class>``.
+        (external validation only), ``subject`` (when the metadata hold the
+        model's subject column) and ``probability_<class>``.
+    subject_column : str or None
+        The metadata column the subjects came from (the model's ``--group``);
+        ``None`` when the samples count on their own.
     """
 
     label: str
@@ -94,14 +98,33 @@ class Validation:
     n_in_training: int = 0
     source: str = "external"
     scored: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+    subject_column: str | None = None
+
+    @property
+    def n_subjects(self) -> int | None:
+        """Scored subjects (samples without a subject count as one each); ``None``: no subjects."""
+        if self.subject_column is None or self.scored is None:
+            return None
+        return len(np.unique(self._units()))
+
+    def _units(self) -> np.ndarray:
+        assert self.scored is not None
+        ids = self.scored["sample_id"].astype(str)
+        if "subject" not in self.scored:
+            return ("sample " + ids).to_numpy(dtype=object)
+        subjects = self.scored["subject"]
+        units = np.where(subjects.isna(), "sample " + ids, "subject " + subjects.astype(str))
+        return np.asarray(units, dtype=object)
 
     def auroc_interval(
         self, classes: Sequence[str], positive_class: str | None, *, n_resamples: int = 1000
     ) -> list[float | None]:
         """Stratified bootstrap 95% CI of the AUROC (macro one-vs-rest for multiclass models).
 
-        Samples are resampled within each true class (seed 0); ``[None, None]``
-        where undefined (no scored samples, or a class absent).
+        Units are resampled within each true class (seed 0): whole subjects
+        when the scored samples have them (:attr:`subject_column`), else
+        samples. ``[None, None]`` where undefined (no scored samples, or a
+        class absent).
         """
         if self.scored is None or len(self.scored) < 2:
             return [None, None]
@@ -110,7 +133,8 @@ class Validation:
         if len(np.unique(codes)) < 2:
             return [None, None]
         proba = self.scored[[f"probability_{c}" for c in classes]].to_numpy(dtype=np.float64)
-        weights = bootstrap_weights(codes, n_resamples=n_resamples, seed=0)
+        groups = None if self.subject_column is None else self._units()
+        weights = bootstrap_weights(codes, n_resamples=n_resamples, seed=0, groups=groups)
         positive = None if positive_class is None else classes.index(positive_class)
         values = weighted_metrics(codes, proba, weights, positive)["roc_auc"]
         return percentile_interval(values)
@@ -164,8 +188,16 @@ class Validation:
 class LabelTally:
     """Collects the predicted probabilities of labelled samples, block by block."""
 
-    def __init__(self, labels: pd.Series | None, classes: list[str]) -> None:
+    def __init__(
+        self,
+        labels: pd.Series | None,
+        classes: list[str],
+        subjects: pd.Series | None = None,
+        subject_column: str | None = None,
+    ) -> None:
         self.labels = labels
+        self.subjects = subjects
+        self.subject_column = subject_column if subjects is not None else None
         self.ids: list[np.ndarray] = []
         self.proba: list[np.ndarray] = []
         self.predicted: list[np.ndarray] = []
@@ -243,6 +275,8 @@ class LabelTally:
         if predicted is not None:
             rows.insert(1, "predicted_label", predicted[scored])
         rows.insert(0, "sample_id", ids[scored])
+        if self.subjects is not None:
+            rows.insert(1, "subject", self.subjects.reindex(ids[scored]).to_numpy(dtype=object))
         return Validation(
             label=str(self.labels.name),
             n_samples=int(scored.sum()),
@@ -252,6 +286,7 @@ class LabelTally:
             n_in_training=n_training,
             source=source,
             scored=rows,
+            subject_column=self.subject_column,
         )
 
 

@@ -50,6 +50,22 @@ def _e(value: object) -> str:
     return html.escape(str(value))
 
 
+def _resampled(validation: Validation, model: Model) -> str:
+    """Return what the AUROC bootstrap resamples, in words."""
+    if validation.n_subjects is not None:
+        return (
+            f"whole subjects are resampled: {validation.n_subjects} subjects of column "
+            f"{validation.subject_column!r}, as repeated samples of one subject are not "
+            "independent"
+        )
+    if model.task.group is not None:
+        return (
+            f"samples are resampled: the metadata lack the model's subject column "
+            f"{model.task.group!r}, so repeated samples of one subject would narrow the interval"
+        )
+    return "samples are resampled (the model was not trained by subject)"
+
+
 def roc_figure(validation: Validation, model: Model, interval: list[float | None]) -> Figure:
     """ROC curve of the scored samples (one curve per class, one-vs-rest, for multiclass)."""
     import matplotlib.pyplot as plt
@@ -114,7 +130,7 @@ def render_validation(
     metrics_html = (
         f"<table class='compact'><tbody>{rows}</tbody></table><p class='caption'>AUROC 95% CI "
         f"{format_interval(interval)}: stratified bootstrap of the scored samples (1000 "
-        "resamples within each true class; samples, not subjects, are resampled).</p>"
+        f"resamples within each true class; {_e(_resampled(validation, model))}).</p>"
     )
     warning = (
         ""
