@@ -221,6 +221,11 @@ def test_recalibration_refits_after_the_frozen_pipeline(model, cohort):
     assert record["intercept"] == new.trust.calibrator.intercept
     assert model.card.trust.recalibrations == []  # the original is left alone
     assert "before" in result.format() and "balanced accuracy" in result.format()
+    # the training cohort's confusion matrix says it is at the training threshold, not the new one
+    old, moved = model.card.classwise, new.card.classwise
+    assert moved.confusion == old.confusion and moved.threshold == old.threshold
+    assert "since recalibrated on site" in moved.source and "since" not in old.source
+    assert f"threshold now {new.trust.threshold:.3f}" in moved.source
 
 
 def test_recalibrate_cli(model, cohort, tmp_path):

@@ -290,7 +290,15 @@ def recalibrate(
     }
     report = model.card.trust or TrustReport()
     report = replace(report, recalibrations=[*report.recalibrations, record])
-    card = replace(model.card, trust=report, bundle=None)
+    classwise = model.card.classwise
+    if classwise is not None and classwise.threshold is not None:
+        # the training cohort's decisions stay as they were; say that the threshold moved since
+        classwise = replace(
+            classwise,
+            source=f"{classwise.source}, decided at the training threshold; the model was "
+            f"since recalibrated on {info['source']} (threshold now {point.threshold:.3f})",
+        )
+    card = replace(model.card, trust=report, bundle=None, classwise=classwise)
     recalibrated = Model(model.pipeline, card=card, cv=model.cv, training=model.training, trust=new)
     return RecalibrationResult(
         model=recalibrated,
