@@ -71,6 +71,18 @@ def test_screen_flags_separating_columns_and_skips_ids():
     assert "in-sample" in screen.warning()
 
 
+def test_confounder_warning_quotes_a_column_name_for_the_shell():
+    y = _labels(60)
+    case = (y == "case").to_numpy()
+    site = np.where(case, "skin", "gut")
+    site[np.flatnonzero(~case)[:3]] = "skin"  # not a copy of the label, but close
+    meta = pd.DataFrame({"diagnosis": y.to_numpy(), "body site": site}, index=y.index)
+    with pytest.warns(ConfounderWarning) as caught:
+        screen = screen_confounders(meta, y, label="diagnosis")
+    assert "--study 'body site'," in screen.warning()
+    assert any("--study 'body site'," in str(w.message) for w in caught)
+
+
 def test_screen_of_unconfounded_metadata_is_quiet():
     y = _labels(60, seed=3)
     rng = np.random.default_rng(4)
