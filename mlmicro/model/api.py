@@ -301,17 +301,21 @@ def train(
 
     with open_runner(scheduler, jobs=resolved.jobs) as runner:
         check_final_fit(final_fit, resolved, runner)
+        # what every fit of this run shares: the classes, the config, the subjects, the runner
+        shared: dict[str, Any] = {
+            "classes": target.classes,
+            "config": resolved,
+            "groups": groups,
+            "runner": runner,
+            "progress": progress,
+        }
         cv = cross_validate(
             table,
             target.y,
-            classes=target.classes,
             positive_class=target.positive_class,
-            config=resolved,
-            groups=groups,
             studies=studies,
             metadata=kept_meta,
-            progress=progress,
-            runner=runner,
+            **shared,
         )
         baseline = None
         if covariates:
@@ -322,33 +326,11 @@ def train(
                 covariates,
                 oof=cv.oof,
                 microbiome_summary=cv.summary["roc_auc"],
-                classes=target.classes,
                 positive_class=target.positive_class,
-                config=resolved,
-                groups=groups,
-                runner=runner,
-                progress=progress,
+                **shared,
             )
-        final_params = tune_final(
-            table,
-            target.y,
-            classes=target.classes,
-            config=resolved,
-            groups=groups,
-            runner=runner,
-            progress=progress,
-        )
-        pipeline = fit_final(
-            table,
-            target.y,
-            classes=target.classes,
-            config=resolved,
-            groups=groups,
-            runner=runner,
-            final_fit=final_fit,
-            progress=progress,
-            params=final_params,
-        )
+        final_params = tune_final(table, target.y, **shared)
+        pipeline = fit_final(table, target.y, final_fit=final_fit, params=final_params, **shared)
     rank_table = pd.DataFrame(
         pipeline.named_steps["rank"].transform(table),
         index=table.index,
