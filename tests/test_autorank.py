@@ -7,13 +7,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from metaml_helpers import read_metaml_once
 from typer.testing import CliRunner
 
 import mlmicro
 from mlmicro.cli import app
 from mlmicro.config import TrainConfig, load_config
 from mlmicro.datasets import load_default_cohort
-from mlmicro.io import read_metaml, read_table
+from mlmicro.io import read_table
 from mlmicro.model.autorank import choose_rank
 from mlmicro.model.card import ModelCard
 
@@ -122,7 +123,7 @@ def test_cli_prints_the_chosen_rank(tmp_path):
 
 @pytest.mark.shared
 def test_real_tables_get_the_rank_their_kind_calls_for(shared_datasets):
-    metaml, _ = read_metaml(shared_datasets / "metaml" / "abundance.txt.bz2")
+    metaml, _ = read_metaml_once(shared_datasets / "metaml" / "abundance.txt.bz2")
     assert choose_rank(metaml.iloc[:200]).rank == "species"
     gevers = read_table(shared_datasets / "mlrepo" / "gevers" / "refseq" / "taxatable.txt")
     assert choose_rank(gevers).rank == "species"

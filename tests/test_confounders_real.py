@@ -5,11 +5,12 @@ from __future__ import annotations
 import warnings
 
 import pytest
+from metaml_helpers import read_metaml_once
 from typer.testing import CliRunner
 
 import mlmicro
 from mlmicro.cli import app
-from mlmicro.io import join_metadata, read_metadata, read_metaml, read_table
+from mlmicro.io import join_metadata, read_metadata, read_table
 from mlmicro.model.confounders import ConfounderWarning
 
 pytestmark = pytest.mark.shared
@@ -19,7 +20,7 @@ IBD = ["--positive", "ibd_ulcerative_colitis", "--positive", "ibd_crohn_disease"
 
 @pytest.fixture(scope="module")
 def metaml(shared_datasets):
-    return read_metaml(shared_datasets / "metaml" / "abundance.txt.bz2")
+    return read_metaml_once(shared_datasets / "metaml" / "abundance.txt.bz2")
 
 
 def _flagged(output: str) -> str:

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from metaml_helpers import read_metaml_once
 from typer.testing import CliRunner
 
 import mlmicro
 from mlmicro.cli import app
-from mlmicro.io import read_metaml
 
 pytestmark = [
     pytest.mark.shared,
@@ -42,7 +42,7 @@ class Case:
 
 
 def _metaml(shared: Path, tmp: Path, dataset: str, **train) -> Case:
-    table, meta = read_metaml(shared / "metaml" / "abundance.txt.bz2")
+    table, meta = read_metaml_once(shared / "metaml" / "abundance.txt.bz2")
     meta = meta[meta["dataset_name"] == dataset]
     path = tmp / f"{dataset}.tsv"  # the cohort's own table, as a user would keep it
     mlmicro.write_table(table.loc[meta.index], path)

@@ -6,11 +6,11 @@ import json
 
 import pandas as pd
 import pytest
+from metaml_helpers import read_metaml_once
 from typer.testing import CliRunner
 
 import mlmicro
 from mlmicro.cli import app
-from mlmicro.io import read_metaml
 from mlmicro.model.confounders import ConfounderWarning
 
 pytestmark = pytest.mark.shared
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.shared
 
 def test_psoriasis_grouped_by_subject(shared_datasets):
     """70 skin samples of 21 subjects: no subject on both sides of any split."""
-    table, meta = read_metaml(shared_datasets / "metaml" / "abundance.txt.bz2")
+    table, meta = read_metaml_once(shared_datasets / "metaml" / "abundance.txt.bz2")
     meta = meta[meta["dataset_name"] == "Psoriasis_2014"]
     with pytest.warns(ConfounderWarning, match="'bodysite'"):  # lesions differ by body site
         model = mlmicro.train(

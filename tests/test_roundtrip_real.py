@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from metaml_helpers import read_metaml_once
 
 import mlmicro
-from mlmicro.io import read_metaml
 from mlmicro.taxonomy import is_lineage
 
 pytestmark = pytest.mark.shared
@@ -26,7 +26,7 @@ TABLES = {
 def _read(shared, name):
     path = shared / TABLES[name]
     if name == "metaml":
-        table, _ = read_metaml(path)
+        table, _ = read_metaml_once(path)
         return table
     if name == "jangi":
         return mlmicro.read_table(path, taxonomy=path.parent / "hybrid-taxonomy.qza")
@@ -36,6 +36,9 @@ def _read(shared, name):
 @pytest.mark.parametrize("name", list(TABLES))
 def test_written_tables_read_back_with_the_same_columns(name, shared_datasets, tmp_path):
     table = _read(shared_datasets, name)
+    # every column, but not every sample of the 3,610 x 3,302 MetAML table: columns are what
+    # the round trip checks, and writing the whole table six times took half a minute
+    table = table.iloc[:400]
     has_lineage = any(is_lineage(c) for c in table.columns)
     outputs = {"raw": table}
     for rank in ("species", "genus") if has_lineage else ():

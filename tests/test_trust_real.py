@@ -6,9 +6,10 @@ import warnings
 
 import numpy as np
 import pytest
+from metaml_helpers import read_metaml_once
 
 import mlmicro
-from mlmicro.io import UnmatchedSamplesWarning, read_metaml
+from mlmicro.io import UnmatchedSamplesWarning
 from mlmicro.predict import OutOfDomainWarning, predict_table
 from mlmicro.predict.recalibrate import recalibrate
 
@@ -66,7 +67,7 @@ def test_csprism_stool_model_recalibrated_on_half_of_hmp2(shared_datasets):
 
 
 def test_psoriasis_skin_model_knows_its_domain(shared_datasets):
-    table, meta = read_metaml(shared_datasets / "metaml" / "abundance.txt.bz2")
+    table, meta = read_metaml_once(shared_datasets / "metaml" / "abundance.txt.bz2")
     own = meta[meta["dataset_name"] == "Psoriasis_2014"]
     model = mlmicro.train(
         table.loc[own.index],
