@@ -16,7 +16,7 @@ from mlmicro.exceptions import ConfigError
 from mlmicro.model.calibration import fit_calibrator, measure_calibration
 from mlmicro.model.domain import DomainModel, fit_domain
 from mlmicro.model.threshold import choose_threshold, ppv_npv, rates_at
-from mlmicro.model.trust import Trust
+from mlmicro.model.trust import Trust, domain_in_cv
 from mlmicro.predict import OutOfDomainWarning, predict_table
 from mlmicro.predict.recalibrate import holdout_split, recalibrate
 from mlmicro.report.trust import trust_sections
@@ -121,6 +121,11 @@ def test_training_fits_calibration_threshold_and_domain(model, cohort, tmp_path)
     assert set(report.crossfit) == {"sensitivity", "specificity", "balanced_accuracy"}
     assert report.domain["cv_n"] == model.card.n_samples
     assert 0.75 <= report.domain["cv_in_domain"] <= 1.0
+    # train runs the held-out check beside the final fit, from an unfitted rank step: the same
+    # share as from the saved model's fitted one
+    groups = cohort.metadata.loc[cohort.table.index, "subject_id"].astype(str)
+    rate, n = domain_in_cv(model.pipeline[0], cohort.table, model.cv.oof, groups, "braycurtis")
+    assert (rate, n) == (report.domain["cv_in_domain"], report.domain["cv_n"])
     # labels are decided by the threshold on the calibrated probability, in one place
     proba = model.predict_proba(cohort.table)["probability_CD"].to_numpy()
     labels = model.predict(cohort.table).to_numpy()

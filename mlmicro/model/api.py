@@ -6,6 +6,7 @@ import datetime as _dt
 import hashlib
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,10 @@ from mlmicro.model.labels import label_values, make_target
 from mlmicro.model.metrics import MULTICLASS_AVERAGING
 from mlmicro.model.model import Model, TrainingData
 from mlmicro.model.parallel import open_runner
+from mlmicro.model.pipeline import build_pipeline
 from mlmicro.model.progress import ProgressOption, resolve_progress
 from mlmicro.model.training import cross_validate, fit_final, tune_final, tuning_grid
-from mlmicro.model.trust import DEFAULT_CALIBRATION, fit_trust
+from mlmicro.model.trust import DEFAULT_CALIBRATION, domain_in_cv, fit_trust
 from mlmicro.taxonomy import canonicalize_columns, collapse_to_rank, is_lineage
 
 __all__ = ["train", "table_fingerprint", "DEFAULT_TASK", "EmptySamplesWarning", "NoLineageWarning"]
@@ -330,7 +332,21 @@ def train(
                 **shared,
             )
         final_params = tune_final(table, target.y, **shared)
-        pipeline = fit_final(table, target.y, final_fit=final_fit, params=final_params, **shared)
+        # The held-out domain check (pandas, holding the GIL) runs on a thread while the final
+        # model fits (XGBoost, releasing it): both cores work on a two-core machine.
+        with ThreadPoolExecutor(max_workers=1) as background:
+            in_cv = background.submit(
+                domain_in_cv,
+                build_pipeline(resolved).named_steps["rank"],
+                table,
+                cv.oof,
+                groups,
+                domain_metric,
+            )
+            pipeline = fit_final(
+                table, target.y, final_fit=final_fit, params=final_params, **shared
+            )
+            cv_domain = in_cv.result()
     rank_table = pd.DataFrame(
         pipeline.named_steps["rank"].transform(table),
         index=table.index,
@@ -348,6 +364,7 @@ def train(
         target_specificity=target_specificity,
         domain_metric=domain_metric,
         seed=resolved.seed,
+        cv_domain=cv_domain,
     )
     features = [str(t) for t in pipeline.named_steps["rank"].taxa_]
     task = replace(target.task, group=group, study=study)

@@ -51,6 +51,7 @@ __all__ = [
     "DEFAULT_CALIBRATION",
     "Trust",
     "TrustReport",
+    "domain_in_cv",
     "fit_trust",
     "oof_positive",
     "rank_view",
@@ -316,14 +317,18 @@ def _crossfit(
     return calibrated, called
 
 
-def _domain_in_cv(
+def domain_in_cv(
     rank_step: Any,
     table: pd.DataFrame,
     oof: pd.DataFrame,
     groups: pd.Series | None,
     metric: str,
 ) -> tuple[float, int]:
-    """Share of held-out samples in domain, the reference fitted in each fold of repeat 0."""
+    """Share of held-out samples in domain, the reference fitted in each fold of repeat 0.
+
+    ``rank_step`` may be fitted or not: a clone of it is fitted in each fold. Returns
+    the share and the number of held-out samples scored.
+    """
     first = oof[oof["repeat"] == oof["repeat"].min()]
     ids = table.index.astype(str)
     inside = total = 0
@@ -353,6 +358,7 @@ def fit_trust(
     target_specificity: float | None = None,
     domain_metric: str = "braycurtis",
     seed: int = 0,
+    cv_domain: tuple[float, int] | None = None,
 ) -> tuple[Trust, TrustReport]:
     """Fit calibrator, threshold and domain reference from CV; measure what they are worth.
 
@@ -375,6 +381,9 @@ def fit_trust(
     domain_metric : {"aitchison", "braycurtis"}
     seed : int
         Seed of the cross-fitting split.
+    cv_domain : (float, int), optional
+        :func:`domain_in_cv` of these arguments, when already computed (``train``
+        runs it while the final model fits).
 
     Returns
     -------
@@ -384,7 +393,7 @@ def fit_trust(
     abundance, share = rank_view(rank_step, table)
     group_values = None if groups is None else groups.loc[table.index].to_numpy()
     domain = fit_domain(abundance, share, groups=group_values, metric=domain_metric)
-    rate, n = _domain_in_cv(rank_step, table, oof, groups, domain_metric)
+    rate, n = cv_domain or domain_in_cv(rank_step, table, oof, groups, domain_metric)
     report = TrustReport(domain={**domain.summary(), "cv_in_domain": rate, "cv_n": n})
     binary = positive_class is not None and len(classes) == 2
     if not binary:
