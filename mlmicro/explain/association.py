@@ -54,13 +54,13 @@ import pandas as pd
 from scipy import stats
 
 from mlmicro.model.confounders import benjamini_hochberg
+from mlmicro.model.labels import subject_units
 
 __all__ = [
     "ASSOCIATION_COLUMNS",
     "PSEUDOCOUNT",
     "clr_values",
     "robust_clr_ranks",
-    "subject_units",
     "taxon_associations",
     "unit_means",
 ]
@@ -125,24 +125,6 @@ def robust_clr_ranks(abundance: np.ndarray) -> np.ndarray:
     values = logs - centre
     floor = float(values[present].min()) - 1.0 if present.any() else -1.0
     return np.where(present, values, floor)
-
-
-def subject_units(groups: pd.Series, samples: pd.Index) -> np.ndarray:
-    """Return the unit of each sample: its subject, or the sample itself when it has none.
-
-    Examples
-    --------
-    >>> subject_units(pd.Series({"a": "p1", "b": "p1"}), pd.Index(["a", "b", "c"])).tolist()
-    ['subject p1', 'subject p1', 'sample c']
-    """
-    subjects = groups.reindex(samples)
-    return np.array(
-        [
-            f"sample {sample}" if pd.isna(subject) else f"subject {subject}"
-            for sample, subject in zip(samples, subjects, strict=True)
-        ],
-        dtype=object,
-    )
 
 
 def unit_means(values: np.ndarray, units: np.ndarray) -> np.ndarray:

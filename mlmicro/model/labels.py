@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mlmicro.exceptions import MetadataError
@@ -26,6 +27,7 @@ __all__ = [
     "is_control",
     "label_values",
     "make_target",
+    "subject_units",
 ]
 
 #: Label values (compared case-insensitively, ignoring ``_``, ``-`` and spaces) that mean
@@ -447,4 +449,22 @@ def make_target(
         positive_class=positive_class,
         dropped=dropped,
         task=task,
+    )
+
+
+def subject_units(groups: pd.Series, samples: pd.Index) -> np.ndarray:
+    """Return the unit of each sample: its subject, or the sample itself when it has none.
+
+    Examples
+    --------
+    >>> subject_units(pd.Series({"a": "p1", "b": "p1"}), pd.Index(["a", "b", "c"])).tolist()
+    ['subject p1', 'subject p1', 'sample c']
+    """
+    subjects = groups.reindex(samples)
+    return np.array(
+        [
+            f"sample {sample}" if pd.isna(subject) else f"subject {subject}"
+            for sample, subject in zip(samples, subjects, strict=True)
+        ],
+        dtype=object,
     )

@@ -13,6 +13,7 @@ from mlmicro.model.apply import Applied
 from mlmicro.model.bootstrap import bootstrap_weights, percentile_interval, weighted_metrics
 from mlmicro.model.classwise import confusion_counts
 from mlmicro.model.insample import in_sample_attribution_message
+from mlmicro.model.labels import subject_units
 from mlmicro.model.metrics import METRICS, score
 from mlmicro.model.model import InSampleWarning, Model
 
@@ -109,12 +110,10 @@ class Validation:
 
     def _units(self) -> np.ndarray:
         assert self.scored is not None
-        ids = self.scored["sample_id"].astype(str)
+        ids = pd.Index(self.scored["sample_id"])
         if "subject" not in self.scored:
-            return ("sample " + ids).to_numpy(dtype=object)
-        subjects = self.scored["subject"]
-        units = np.where(subjects.isna(), "sample " + ids, "subject " + subjects.astype(str))
-        return np.asarray(units, dtype=object)
+            return subject_units(pd.Series(dtype=object), ids)
+        return subject_units(pd.Series(self.scored["subject"].to_numpy(), index=ids), ids)
 
     def auroc_interval(
         self, classes: Sequence[str], positive_class: str | None, *, n_resamples: int = 1000
