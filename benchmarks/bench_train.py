@@ -20,6 +20,7 @@ the raw classifier's, as in its model card). Run from the repository root::
 
     python benchmarks/bench_train.py                    # every cohort, 10 folds x 5 repeats
     python benchmarks/bench_train.py --repeats 2 --cohorts metahit psoriasis
+    python benchmarks/bench_train.py --repeats 1 --config forest-blend   # the preset
 
 Prints one line per cohort as it goes, then the table and the summary line
 "mlmicro >= plain RF - 0.005 on N of M cohorts; mean difference D; time ratio T"
@@ -77,7 +78,9 @@ def _forest_cv(x: np.ndarray, y: np.ndarray, oof: pd.DataFrame, samples, weighte
     return np.asarray(aucs)
 
 
-def run_cohort(cohort: cohorts.Cohort, repeats: int, folds: int) -> dict[str, object]:
+def run_cohort(
+    cohort: cohorts.Cohort, repeats: int, folds: int, config: str = "default"
+) -> dict[str, object]:
     table, meta = cohorts.load(cohort)
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -90,6 +93,7 @@ def run_cohort(cohort: cohorts.Cohort, repeats: int, folds: int) -> dict[str, ob
             negative=cohort.negative,
             group=cohort.group,
             jobs=-1,
+            config=config,
             **{"cv.repeats": repeats, "cv.folds": folds},
         )
     mlmicro_time = time.perf_counter() - start
@@ -163,10 +167,11 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--cohorts", nargs="*", help="subset of: " + ", ".join(
         c.name for c in cohorts.COHORTS))  # fmt: skip
+    parser.add_argument("--config", default="default", help="preset or TOML file for mlmicro")
     args = parser.parse_args()
     rows = []
     for cohort in cohorts.select(args.cohorts):
-        row = run_cohort(cohort, args.repeats, args.folds)
+        row = run_cohort(cohort, args.repeats, args.folds, args.config)
         rows.append(row)
         print(
             f"{row['cohort']:<15} mlmicro {row['mlmicro']:.3f} ({row['mlmicro_s']:.1f} s)  "

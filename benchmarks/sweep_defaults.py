@@ -53,9 +53,10 @@ def _prevalent(x: np.ndarray, share: float) -> np.ndarray:
     return (x > 0).mean(axis=0) >= share
 
 
-def _rf(x, y, seed, *, weighted=False, trees=500, min_leaf=1):
+def _rf(x, y, seed, *, weighted=False, trees=500, min_leaf=1, samples=None):
     model = RandomForestClassifier(
         n_estimators=trees,
+        max_samples=samples,
         max_features="sqrt",
         min_samples_leaf=min_leaf,
         class_weight="balanced_subsample" if weighted else None,
@@ -98,6 +99,27 @@ def _et(x, y, seed):
     return ExtraTreesClassifier(
         n_estimators=500, max_features="sqrt", n_jobs=1, random_state=seed
     ).fit(x, y)
+
+
+class _LogET:
+    """Extremely randomised trees on log abundances (a tree on log x is a tree on x)."""
+
+    def __init__(self, x, y, seed, *, floor=1e-6, trees=500, features="sqrt", leaf=1, **extra):
+        self.floor = floor
+        self.model = ExtraTreesClassifier(
+            n_estimators=trees,
+            max_features=features,
+            min_samples_leaf=leaf,
+            n_jobs=1,
+            random_state=seed,
+            **extra,
+        ).fit(self._log(x), y)
+
+    def _log(self, x):
+        return np.log10(np.maximum(x, self.floor))
+
+    def predict_proba(self, x):
+        return self.model.predict_proba(self._log(x))
 
 
 def _bf(x, y, seed, *, weighted=False, **params):
@@ -150,6 +172,15 @@ CANDIDATES: dict[str, Callable] = {
     "bf-balanced": lambda x, y, s: _bf(x, y, s, weighted=True),
     "bf-prev5": _filtered(_bf, 0.05),
     "et": _et,
+    "et-log": _LogET,
+    "et-log-300": lambda x, y, s: _LogET(x, y, s, trees=300),
+    "et-log-f2": lambda x, y, s: _LogET(x, y, s, features=0.02),
+    "et-log-f10": lambda x, y, s: _LogET(x, y, s, features=0.1),
+    "et-log-leaf2": lambda x, y, s: _LogET(x, y, s, leaf=2),
+    "et-log-leaf3": lambda x, y, s: _LogET(x, y, s, leaf=3),
+    "et-log-floor7": lambda x, y, s: _LogET(x, y, s, floor=1e-7),
+    "et-log-floor5": lambda x, y, s: _LogET(x, y, s, floor=1e-5),
+    "et-log-boot": lambda x, y, s: _LogET(x, y, s, bootstrap=True),
     "bfb-depth3": lambda x, y, s: _bf(x, y, s, weighted=True, max_depth=3),
     "bfb-trees20": lambda x, y, s: _bf(x, y, s, weighted=True, num_parallel_tree=20),
     "bfb-slow": lambda x, y, s: _bf(x, y, s, weighted=True, n_estimators=100, learning_rate=0.05),
@@ -164,17 +195,24 @@ CANDIDATES: dict[str, Callable] = {
     "rf-100": lambda x, y, s: _rf(x, y, s, trees=100),
     "rf-150": lambda x, y, s: _rf(x, y, s, trees=150),
     "rf-200": lambda x, y, s: _rf(x, y, s, trees=200),
+    "rf-half": lambda x, y, s: _rf(x, y, s, samples=0.5),
+    "rf-third": lambda x, y, s: _rf(x, y, s, samples=0.33),
     "xrf-linear": _xgb_forest_linear,
     "xrf": _xgb_forest,
     "xrf-balanced": lambda x, y, s: _xgb_forest(x, y, s, weighted=True),
     "clr-l2": _CLRLogistic,
 }
 #: candidates whose probability is the share of votes (their margin: 4 x (p - 0.5))
-VOTES = {"rf", "rf-balanced", "rf-100", "rf-150", "rf-200", "et"}
+VOTES = {"rf", "rf-balanced", "rf-100", "rf-150", "rf-200", "rf-half", "rf-third", "et"} | {
+    n for n in CANDIDATES if n.startswith("et-log")
+}
 #: sums of a boosted forest's margin and weight x another candidate's margin
 MARGIN_BLENDS = [
     ("bf-balanced", other, weight)
-    for other in ("rf", "rf-200", "rf-100", "xrf-linear")
+    for other in (
+        *("rf", "rf-200", "rf-100", "rf-half", "rf-third", "xrf-linear", "et", "clr-l2"),
+        *(n for n in CANDIDATES if n.startswith("et-log")),
+    )
     for weight in (1, 2, 4)
 ]
 #: candidates run at the non-default ranks of 16S cohorts (to choose the rank)

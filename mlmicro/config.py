@@ -172,6 +172,14 @@ class TrainConfig:
                 raise ConfigError(
                     f"{section}.n_estimators must be a whole number of at least 1, got {trees!r}."
                 )
+        forest = self.xgboost.get("forest_trees", 0)
+        if isinstance(forest, bool) or not isinstance(forest, int) or forest < 0:
+            raise ConfigError(
+                f"xgboost.forest_trees must be a whole number of at least 0, got {forest!r}."
+            )
+        weight = self.xgboost.get("forest_weight", 4.0)
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight > 0:
+            raise ConfigError(f"xgboost.forest_weight must be a positive number, got {weight!r}.")
         _check_choice("preprocessing.transform", self.preprocessing.transform, TRANSFORM_NAMES)
         _check_choice("preprocessing.zeros", self.preprocessing.zeros, ZEROS_NAMES)
         if not 0.0 <= self.preprocessing.min_prevalence <= 1.0:

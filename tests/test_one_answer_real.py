@@ -8,7 +8,7 @@ the ``mlmicro predict --top-strains`` command and :func:`mlmicro.explain.explain
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 import mlmicro
 from mlmicro.cli import app
+from mlmicro.config import TrainConfig, load_config
 
 pytestmark = [
     pytest.mark.shared,
@@ -39,6 +40,13 @@ class Case:
     train: dict = field(default_factory=dict)
     predict_args: list[str] = field(default_factory=list)
     read_args: dict = field(default_factory=dict)
+    config: str | TrainConfig = "fast"
+
+
+def _with_forest(case: Case) -> Case:
+    """The same case trained with a random forest's vote in the booster (forest-blend)."""
+    fast = load_config("fast")
+    return replace(case, config=replace(fast, xgboost={**fast.xgboost, "forest_trees": 100}))
 
 
 def _metaml(shared: Path, tmp: Path, dataset: str, **train) -> Case:
@@ -112,6 +120,18 @@ CASES = {
     "gevers-rectum-genus": lambda s, t: _gevers(s, t, "rectum", "genus"),
     "jangi-ms": _jangi,
     "cs-prism-stool": _cs_prism,
+    "psoriasis-forest-blend": lambda s, t: _with_forest(
+        _metaml(
+            s,
+            t,
+            "Psoriasis_2014",
+            label="disease",
+            positive=["y"],
+            negative=["n"],
+            group="subjectID",
+        )
+    ),
+    "jangi-ms-forest-blend": lambda s, t: _with_forest(_jangi(s, t)),
 }
 
 
@@ -122,12 +142,14 @@ def test_api_predict_and_explain_give_one_answer(name, shared_datasets, tmp_path
     model = mlmicro.train(
         case.table.loc[case.metadata.index],
         case.metadata,
-        config="fast",
+        config=case.config,
         jobs=1,
         **case.train,
     )
     bundle = model.save(tmp_path / f"{name}.mlmodel")
     loaded = mlmicro.load_model(bundle)
+    blended = name.endswith("forest-blend")
+    assert (type(loaded.pipeline[-1]).__name__ == "BoostedForestClassifier") is blended
 
     # 1. the notebook API on the whole table file
     api = loaded.predict_proba(case.table)

@@ -149,7 +149,7 @@ def train(
     config: str | None = typer.Option(
         None,
         "--config",
-        help="Preset (default, shotgun-species, 16s-genus, fast, clr) or TOML file.",
+        help="Preset (default, shotgun-species, 16s-genus, fast, clr, forest-blend) or TOML file.",
     ),
     model: ModelName | None = typer.Option(None, "--model", help="Classifier."),
     folds: int | None = typer.Option(None, "--folds", min=2, help="CV folds (default 10)."),

@@ -45,7 +45,8 @@ def check_final_fit(final_fit: str, config: TrainConfig, runner: Runner) -> None
     ------
     ConfigError
         If the choice is unknown, or ``"dask"`` is asked for without a Dask
-        scheduler or for a classifier other than XGBoost.
+        scheduler, for a classifier other than XGBoost or for one with a
+        random forest in its booster (``xgboost.forest_trees``).
     """
     if final_fit not in FINAL_FITS:
         raise ConfigError(f"--final-fit must be one of {', '.join(FINAL_FITS)}; got {final_fit!r}.")
@@ -55,6 +56,11 @@ def check_final_fit(final_fit: str, config: TrainConfig, runner: Runner) -> None
         raise ConfigError(
             f"--final-fit dask trains with XGBoost's Dask interface; the model is "
             f"{config.model!r}. Use --model xgboost or --final-fit local."
+        )
+    if config.xgboost.get("forest_trees", 0):
+        raise ConfigError(
+            "--final-fit dask trains the boosted forest alone, without the random forest that "
+            "xgboost.forest_trees adds; set xgboost.forest_trees = 0 or use --final-fit local."
         )
     if not isinstance(runner, DaskRunner):
         raise ConfigError(

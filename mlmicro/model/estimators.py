@@ -21,6 +21,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from xgboost import XGBClassifier
 
+from mlmicro.model.forest_blend import BoostedForestClassifier
+
 __all__ = [
     "DEFAULT_PARAMS",
     "CLASSIFIERS",
@@ -59,6 +61,14 @@ DEFAULT_PARAMS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
 
 
 def _xgboost(params: dict[str, Any], seed: int, threads: int | None) -> ClassifierMixin:
+    # ``forest_trees`` > 0 adds a random forest's vote to the booster (see forest_blend)
+    trees = params.pop("forest_trees", 0)
+    weight = params.pop("forest_weight", None)
+    if trees:
+        extra = {} if weight is None else {"forest_weight": weight}
+        return BoostedForestClassifier(
+            forest_trees=trees, **extra, **params, random_state=seed, n_jobs=threads
+        )
     return XGBClassifier(**params, random_state=seed, n_jobs=threads)
 
 

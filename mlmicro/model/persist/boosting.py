@@ -1,5 +1,9 @@
 """Codec for :class:`xgboost.XGBClassifier`: the booster in XGBoost's own JSON format.
 
+The same codec stores :class:`~mlmicro.model.forest_blend.BoostedForestClassifier`
+(kind ``mlmicro.BoostedForestClassifier``), whose random forest lives in its
+booster as extra trees.
+
 The booster (trees, objective, base score, feature names) is saved with
 ``Booster.save_raw("json")``; the scikit-learn wrapper's parameters and its
 number of classes are state attributes. On loading, the document is first
@@ -17,6 +21,7 @@ import xgboost
 from xgboost import XGBClassifier
 
 from mlmicro.exceptions import ModelBundleError
+from mlmicro.model.forest_blend import BoostedForestClassifier
 from mlmicro.model.persist.booster import check_booster_json
 from mlmicro.model.persist.simple import OUTPUT_CONFIG
 from mlmicro.model.persist.state import Codec, State, check_declared, encode_value
@@ -24,6 +29,12 @@ from mlmicro.model.persist.state import Codec, State, check_declared, encode_val
 __all__ = ["BOOSTING_CODECS", "BOOSTER_BLOB"]
 
 KIND = "xgboost.XGBClassifier"
+#: The boosted forest with a random forest's vote in its booster (same state).
+BLEND_KIND = "mlmicro.BoostedForestClassifier"
+_CLASSES: dict[str, type[XGBClassifier]] = {
+    KIND: XGBClassifier,
+    BLEND_KIND: BoostedForestClassifier,
+}
 #: Name of the booster in the state's blobs.
 BOOSTER_BLOB = "booster.json"
 _PRIVATE = ("_Booster", OUTPUT_CONFIG)
@@ -60,7 +71,7 @@ def xgb_to_state(model: XGBClassifier) -> State:
     booster = bytes(model.get_booster().save_raw(raw_format="json"))
     check_booster_json(booster)  # never write a booster that would be refused on loading
     return State(
-        kind=KIND,
+        kind=BLEND_KIND if isinstance(model, BoostedForestClassifier) else KIND,
         params=params,
         attributes=attributes,
         arrays=arrays,
@@ -80,11 +91,12 @@ def xgb_from_state(state: State) -> XGBClassifier:
     unknown = sorted(set(state.attributes) - {"n_classes_", OUTPUT_CONFIG})
     if unknown or set(state.blobs) != {BOOSTER_BLOB}:
         raise ModelBundleError(
-            f"The {KIND} state holds {unknown[0] if unknown else 'blobs'!r} that this mlmicro "
-            "does not know; retrain the model with this version."
+            f"The {state.kind} state holds {unknown[0] if unknown else 'blobs'!r} that this "
+            "mlmicro does not know; retrain the model with this version."
         )
+    cls = _CLASSES.get(state.kind, XGBClassifier)
     try:
-        model = XGBClassifier(**state.decoded_params())
+        model = cls(**state.decoded_params())
     except (TypeError, ValueError) as exc:
         raise ModelBundleError(
             f"XGBClassifier cannot be rebuilt from the bundle's parameters ({exc})."
@@ -118,5 +130,8 @@ def xgb_from_state(state: State) -> XGBClassifier:
 
 #: Codec of the ``"xgboost"`` classifier.
 BOOSTING_CODECS: Mapping[type, Codec] = MappingProxyType(
-    {XGBClassifier: Codec(KIND, xgb_to_state, xgb_from_state)}
+    {
+        XGBClassifier: Codec(KIND, xgb_to_state, xgb_from_state),
+        BoostedForestClassifier: Codec(BLEND_KIND, xgb_to_state, xgb_from_state),
+    }
 )
