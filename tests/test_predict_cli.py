@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import zipfile
 from io import StringIO
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -134,6 +135,19 @@ def test_a_table_is_not_a_model(setup, tmp_path):
     error = one_line_error(run(setup["table"], setup["table"], "-o", tmp_path / "out.tsv"))
     assert "not a model bundle" in error
     _no_output(tmp_path)
+
+
+def test_a_bundle_under_another_name_is_read_and_an_artifact_is_not(setup, tmp_path):
+    """``train --output model.bin`` writes a bundle; predict reads it by its contents."""
+    renamed = tmp_path / "crohn.model"
+    renamed.write_bytes(Path(setup["bundle"]).read_bytes())
+    result = run(renamed, setup["table"], "-o", tmp_path / "out.tsv", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out.tsv").read_text().startswith("sample_id\t")
+    artifact = tmp_path / "table.qza"  # a QIIME 2 artifact is a zip archive too
+    artifact.write_bytes(Path(setup["bundle"]).read_bytes())
+    error = one_line_error(run(artifact, setup["table"], "-o", tmp_path / "out2.tsv"))
+    assert "not a model bundle" in error and "MODEL comes before TABLE" in error
 
 
 def test_a_tampered_model_is_refused(setup, tmp_path):

@@ -45,6 +45,7 @@ import contextlib
 import os
 import sys
 import time
+import zipfile
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -98,13 +99,19 @@ def as_model(model: Model | str | os.PathLike[str]) -> Model:
     Raises
     ------
     ModelBundleError
-        If the path is a file with a table's extension (MODEL and TABLE swapped), or the
-        bundle cannot be loaded.
+        If the path is a file that is not a bundle by its name or its contents (MODEL and
+        TABLE swapped), or the bundle cannot be loaded.
     """
     if isinstance(model, Model):
         return model
     path = Path(model)
-    if path.suffix.lower() not in (".mlmodel", ".joblib", ".json", "") and path.is_file():
+    suffix = path.suffix.lower()
+    # a bundle is a zip archive whatever its name; a QIIME 2 artifact is one too, but a table
+    if (
+        suffix not in (".mlmodel", ".joblib", ".json", "")
+        and path.is_file()
+        and (suffix == ".qza" or not zipfile.is_zipfile(path))
+    ):
         raise ModelBundleError(
             f"{path} is not a model bundle: pass the .mlmodel file that mlmicro train saved "
             "(MODEL comes before TABLE)."
