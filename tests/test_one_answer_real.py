@@ -132,6 +132,7 @@ CASES = {
         )
     ),
     "jangi-ms-forest-blend": lambda s, t: _with_forest(_jangi(s, t)),
+    "gevers-ileum-genus-forest-blend": lambda s, t: _with_forest(_gevers(s, t, "ileum", "genus")),
 }
 
 
